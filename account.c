@@ -1,0 +1,113 @@
+/*
+ * account.c - account records on disk.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "modules/module.h"
+#include "sasl.h"
+
+static int
+write_creds(const char *host, const char *local, const char *password,
+    char *err, size_t errlen)
+{
+	struct account_creds cr;
+	char text[ACCOUNT_MAX_FILE];
+	int n;
+
+	if (*password == '\0' || strlen(password) > PASSWORD_MAX) {
+		snprintf(err, errlen, "password must be 1 to %d bytes", PASSWORD_MAX);
+		return -1;
+	}
+	if (account_creds_make(password, SCRAM_DEFAULT_ITER, &cr) == -1 ||
+	    (n = account_creds_format(&cr, text, sizeof text)) < 0) {
+		snprintf(err, errlen, "cannot derive keys");
+		return -1;
+	}
+	explicit_bzero(&cr, sizeof cr);
+	if (store_write(host, local, ACCOUNT_FILE, text, (size_t)n) == -1) {
+		snprintf(err, errlen, "cannot write account file: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+account_create(const char *host, const char *local, const char *password,
+    char *err, size_t errlen)
+{
+	if (account_exists(host, local)) {
+		snprintf(err, errlen, "%s@%s already exists", local, host);
+		errno = EEXIST;
+		return -1;
+	}
+	if (store_user_create(host, local) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create account directory: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return write_creds(host, local, password, err, errlen);
+}
+
+int
+account_set_password(const char *host, const char *local, const char *password,
+    char *err, size_t errlen)
+{
+	if (!account_exists(host, local)) {
+		snprintf(err, errlen, "%s@%s does not exist", local, host);
+		errno = ENOENT;
+		return -1;
+	}
+	return write_creds(host, local, password, err, errlen);
+}
+
+int
+account_delete(const char *host, const char *local, char *err, size_t errlen)
+{
+	if (!account_exists(host, local)) {
+		snprintf(err, errlen, "%s@%s does not exist", local, host);
+		errno = ENOENT;
+		return -1;
+	}
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->account_deleted != NULL)
+			(*m)->account_deleted(host, local);
+	if (store_user_delete(host, local) == -1) {
+		snprintf(err, errlen, "cannot remove account directory: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+account_load_creds(const char *host, const char *local, struct account_creds *out)
+{
+	char *text = NULL, err[128];
+	ssize_t n;
+	int rc;
+
+	n = store_read(host, local, ACCOUNT_FILE, ACCOUNT_MAX_FILE, &text);
+	if (n < 0)
+		return -1;
+	rc = account_creds_parse(text, (size_t)n, out, err, sizeof err);
+	if (rc == -1)
+		log_warnx("account %s@%s: %s", local, host, err);
+	explicit_bzero(text, (size_t)n);
+	free(text);
+	return rc;
+}
+
+int
+account_exists(const char *host, const char *local)
+{
+	char path[4096];
+
+	if (*local == '\0' || store_path(host, local, ACCOUNT_FILE, path, sizeof path) == -1)
+		return 0;
+	return access(path, F_OK) == 0;
+}

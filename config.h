@@ -1,0 +1,111 @@
+/*
+ * config.h - the INI configuration (sample.ini documents every key).
+ * Parsed with inih into a new struct config, validated whole, then swapped
+ * in; a bad file never replaces a good one.
+ */
+#ifndef XMPPD_CONFIG_H
+#define XMPPD_CONFIG_H
+
+#include <stddef.h>
+#include "log.h"
+
+#define CONFIG_MAX_PORTS	16
+
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+
+struct portlist {
+	unsigned short	v[CONFIG_MAX_PORTS];
+	size_t		n;
+};
+
+struct host_config {
+	char		*name;		/* normalised domain */
+	int		 enabled;
+	char		*certificate;	/* NULL: use [tls] */
+	char		*key;
+	int		 allow_registration;	/* -1: as [server] */
+	struct host_config *next;
+};
+
+/* [limits]: every bound a peer can push against. */
+struct limits {
+	size_t	max_stanza_size;	/* after authentication, bytes */
+	size_t	max_stanza_size_preauth;
+	unsigned max_depth;
+	unsigned max_attrs;
+	unsigned max_name;
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned max_unauth_per_ip;
+	unsigned auth_timeout;		/* seconds for TLS + SASL + bind */
+	unsigned auth_attempts;		/* failed SASL attempts per connection */
+	unsigned max_resources;		/* sessions per account */
+	unsigned max_offline_messages;	/* per account */
+	unsigned max_roster_items;
+	size_t	output_high_water;	/* stop reading this connection */
+	size_t	output_hard_limit;	/* close a slow recipient */
+	unsigned idle_timeout;		/* seconds before a ping */
+	unsigned ping_timeout;		/* seconds to answer it */
+	unsigned shutdown_timeout;	/* seconds to flush on TERM */
+};
+
+struct config {
+	char		*path;		/* the file this came from */
+
+	/* [server] */
+	struct strlist	 admins;	/* normalised bare JIDs */
+	char		*data_path;	/* ~ and $HOME expanded */
+	char		*log;		/* file, or NULL for stderr */
+	enum log_level	 log_level;
+	int		 log_timestamps;
+	struct strlist	 interfaces;	/* "*" = all IPv4 and IPv6 */
+	struct portlist	 c2s_ports;
+	struct portlist	 c2s_direct_tls_ports;
+	struct portlist	 s2s_ports;
+	int		 c2s_require_encryption;
+	int		 s2s_require_encryption;
+	int		 allow_registration;
+	char		*authentication;	/* "internal_hashed" */
+	struct strlist	 modules;
+	char		*motd;		/* NULL: none */
+	char		*welcome_message;
+	char		*pidfile;
+
+	/* [tls] */
+	char		*certificate;
+	char		*key;
+	struct strlist	 ciphers;	/* suite names; empty: the defaults */
+	struct strlist	 tls_options;
+
+	struct limits	 limits;
+
+	struct host_config *hosts;	/* in file order */
+	size_t		 nhosts;
+};
+
+/*
+ * Load and validate path.  On error returns -1 with err holding
+ * "FILE:LINE: reason" (or "FILE: reason" when no line applies).
+ */
+int	 config_load(const char *path, struct config **out, char *err, size_t errlen);
+void	 config_free(struct config *);
+
+/* The enabled host with that (normalised) name, or NULL. */
+const struct host_config *config_host(const struct config *, const char *domain);
+int	 config_is_admin(const struct config *, const char *bare_jid);
+int	 config_has_module(const struct config *, const char *name);
+int	 config_allow_registration(const struct config *, const char *domain);
+
+/* "~/x" and "$HOME/x" expanded; heap string, or NULL if HOME is unset. */
+char	*config_expand_path(const char *);
+/* The default config path: $XMPPD_CONFIG, else ~/etc/xmppd.ini. */
+char	*config_default_path(void);
+
+/* provided by modules/modules.c */
+int	 module_name_known(const char *);
+const char *module_names(void);	/* space-separated, for error messages */
+
+#endif

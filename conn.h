@@ -1,0 +1,123 @@
+/*
+ * conn.h - one network connection: the socket, TLS when it is on, the
+ * bounded output queue, backpressure, deadlines and the close protocol.
+ * The stream layer above sees plaintext in (proto->input) and queues
+ * plaintext out (conn_send); it never touches the fd or TLS.
+ *
+ * A conn is freed only at the end of a loop pass (conn_reap), so handlers
+ * up the stack may keep using a conn they just closed.
+ */
+#ifndef XMPPD_CONN_H
+#define XMPPD_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+#include "util.h"
+
+struct conn;
+struct tls_creds;
+
+struct conn_proto {
+	/* Plaintext from the peer; the stream consumes all of it. */
+	void	(*input)(struct conn *, const char *buf, size_t len);
+	/* The connection is going away (called once): end the session. */
+	void	(*closed)(struct conn *);
+	/* The deadline set with conn_set_deadline() has passed. */
+	void	(*timeout)(struct conn *);
+	/* Free the stream state (called once, from conn_reap). */
+	void	(*free)(struct conn *);
+};
+
+enum conn_state {
+	CONN_OPEN,
+	CONN_TLS_PENDING,	/* <proceed/> queued: TLS starts once it is out */
+	CONN_CLOSING,		/* flushing what is queued, then closing */
+	CONN_DEAD		/* fd closed, waiting to be freed */
+};
+
+struct conn {
+	uint64_t	 id;		/* never reused */
+	int		 fd;
+	char		 ip[48];	/* numeric address of the peer */
+	char		 peer[64];	/* "ip:port" for logs */
+	enum conn_state	 state;
+	int		 authenticated;	/* counts against per-IP unauth limit until set */
+	int		 can_read, can_write;
+	int		 tls_close_sent;
+	struct tls	*tls;		/* NULL until TLS starts */
+	struct tls_creds *pending_creds; /* for CONN_TLS_PENDING */
+	struct buf	 out;		/* plaintext queued for the peer */
+	size_t		 high_water;	/* stop reading above this */
+	int64_t		 deadline;	/* monotonic ms, 0 = none */
+	int64_t		 close_deadline;
+	int64_t		 created;
+	uint64_t	 bytes_in, bytes_out;
+	const struct conn_proto *proto;
+	void		*stream;	/* owned by the stream layer */
+	struct loop_source src;
+	struct conn	*prev, *next;	/* all connections */
+	struct conn	*next_dirty;
+	int		 dirty;
+	const char	*close_reason;	/* static string for the log */
+};
+
+struct conn_limits {
+	size_t		 high_water;
+	size_t		 hard_limit;
+	unsigned	 max_connections;
+	unsigned	 max_per_ip;
+	unsigned	 max_unauth_per_ip;
+	unsigned	 close_linger_ms;	/* how long a closing conn may flush */
+};
+void	 conn_set_limits(const struct conn_limits *);
+
+/* A listening socket (port on address, or all addresses if addr is "*"). */
+struct listener;
+typedef void (*accept_fn)(int fd, const struct sockaddr *, socklen_t, void *arg);
+struct listener *listener_open(const char *addr, unsigned short port,
+	    accept_fn, void *arg, char *err, size_t errlen);
+void	 listener_close(struct listener *);
+
+/* Refuse (0) or allow (1) one more connection from this address. */
+int	 conn_may_accept(const char *ip);
+/* The same for a peer address; ip gets its text form. */
+int	 conn_may_accept_addr(const struct sockaddr *, char *ip, size_t iplen);
+struct conn *conn_new(int fd, const struct sockaddr *, socklen_t,
+	    const struct conn_proto *, void *stream);
+/* Start TLS at once (direct TLS ports). */
+void	 conn_start_tls_now(struct conn *, struct tls_creds *);
+/* Start TLS once what is queued now has been written (STARTTLS). */
+void	 conn_start_tls_after_flush(struct conn *, struct tls_creds *);
+int	 conn_is_tls(const struct conn *);
+const char *conn_tls_server_name(const struct conn *);
+
+/* Queue bytes; over the hard limit the connection is closed as a slow
+ * consumer and -1 returned. */
+int	 conn_send(struct conn *, const void *, size_t);
+/* Serialize a stanza into the queue (stream_ns as xml_serialize). */
+struct xml_node;
+int	 conn_send_xml(struct conn *, const struct xml_node *, const char *stream_ns);
+void	 conn_set_authenticated(struct conn *);
+void	 conn_set_deadline(struct conn *, int64_t ms);	/* 0 clears */
+/* Flush what is queued, then close.  reason is a static string. */
+void	 conn_close(struct conn *, const char *reason);
+int	 conn_is_open(const struct conn *);
+
+/* Called by the loop: write queued output, free closed connections,
+ * fire deadlines. */
+void	 conn_flush_dirty(void);
+void	 conn_reap(void);
+void	 conn_tick(int64_t now);
+/* Close every connection (shutdown); with the stream layer's cooperation
+ * they first get their goodbye queued. */
+size_t	 conn_count(void);
+size_t	 conn_count_open(void);
+struct conn *conn_first(void);
+/* Per-connection log line prefixed with "c=ID ip:port". */
+void	 conn_log(const struct conn *, int level, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * modules.c - the static module table, module names, IQ dispatch.
+ *
+ * Order matters and is fixed here, not in the config: hooks run in table
+ * order (presence before offline, so subscription requests are handled
+ * before anything tries to store them).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "module.h"
+
+extern const struct module mod_roster, mod_presence, mod_offline, mod_ping;
+
+static const struct module *const table[] = {
+	&mod_roster,
+	&mod_presence,
+	&mod_ping,
+	&mod_offline,
+	NULL
+};
+
+/*
+ * Prosody module names a carried-over configuration may list that this
+ * xmppd does not have (yet).  They are accepted, and start-up says that
+ * they are ignored, so a seed configuration still loads.
+ */
+static const char *const foreign[] = {
+	"saslauth", "tls", "dialback", "disco", "private", "vcard", "privacy",
+	"version", "uptime", "time", "posix", "pep", "register", "admin_adhoc",
+	"motd", "welcome", "blocklist", "carbons", "smacks", "mam", "csi",
+	"cloud_notify", "bookmarks", "vcard_legacy", "muc", "muc_mam",
+	"http_file_share", "websocket", "bosh", "proxy65", "external_services",
+	"announce", "lastactivity", "groups", "watchregistrations", "legacyauth",
+	"compression", "server_contact_info", "limits", "s2s_bidi",
+	NULL
+};
+
+/* Handled by the core itself, always on. */
+static const char *const builtin[] = { "saslauth", "tls", NULL };
+
+static int
+in_list(const char *const *l, const char *name)
+{
+	for (; *l != NULL; l++)
+		if (strcmp(*l, name) == 0)
+			return 1;
+	return 0;
+}
+
+static const struct module *
+find(const char *name)
+{
+	for (const struct module *const *m = table; *m; m++)
+		if (strcmp((*m)->name, name) == 0)
+			return *m;
+	return NULL;
+}
+
+int
+module_name_known(const char *name)
+{
+	return find(name) != NULL || in_list(foreign, name);
+}
+
+const char *
+module_names(void)
+{
+	static char names[1024];
+	size_t n = 0;
+
+	if (names[0] != '\0')
+		return names;
+	for (const struct module *const *m = table; *m; m++)
+		n += (size_t)snprintf(names + n, sizeof names - n, "%s%s",
+		    n ? " " : "", (*m)->name);
+	for (const char *const *f = foreign; *f && n < sizeof names; f++)
+		n += (size_t)snprintf(names + n, sizeof names - n, " %s", *f);
+	return names;
+}
+
+const struct module *const *
+modules_all(void)
+{
+	return table;
+}
+
+int
+module_enabled(const struct module *m)
+{
+	const struct config *cfg = server_config();
+
+	return m->always || (cfg != NULL && config_has_module(cfg, m->name));
+}
+
+int
+modules_init(void)
+{
+	const struct config *cfg = server_config();
+
+	for (size_t i = 0; i < cfg->modules.n; i++) {
+		const char *name = cfg->modules.v[i];
+		if (find(name) == NULL && !in_list(builtin, name))
+			log_warnx("module '%s' is not available in this xmppd; "
+			    "ignored", name);
+	}
+	for (const struct module *const *m = table; *m; m++)
+		if ((*m)->init != NULL && module_enabled(*m) && (*m)->init() == -1) {
+			log_warnx("module %s failed to start", (*m)->name);
+			return -1;
+		}
+	return 0;
+}
+
+void
+modules_add_features(struct xml_node *query)
+{
+	for (const struct module *const *m = table; *m; m++) {
+		if (!module_enabled(*m) || (*m)->features == NULL)
+			continue;
+		for (const char *const *f = (*m)->features; *f; f++) {
+			struct xml_node *fe = xml_add(query, "feature", NULL);
+			xml_set_attr(fe, "var", *f);
+		}
+	}
+}
+
+void
+modules_dispatch_iq(struct iq_req *r)
+{
+	const struct iq_handler *h, *found = NULL;
+	int wrong_type = 0;
+	enum stanza_error e;
+
+	for (const struct module *const *m = table; *m && found == NULL; m++) {
+		if (!module_enabled(*m) || (*m)->iq == NULL)
+			continue;
+		for (h = (*m)->iq; h->fn != NULL; h++) {
+			if (!(h->where & r->where) ||
+			    strcmp(h->ns, r->payload->ns) != 0 ||
+			    (h->name != NULL && strcmp(h->name, r->payload->name) != 0))
+				continue;
+			if (!(h->types & r->type)) {
+				wrong_type = 1;
+				continue;
+			}
+			found = h;
+			break;
+		}
+	}
+	if (found == NULL && r->where == IQ_TO_SELF) {
+		/* RFC 6120 10.3.3: for the account, else for the server. */
+		r->where = IQ_TO_SERVER;
+		modules_dispatch_iq(r);
+		return;
+	}
+	if (found == NULL) {
+		route_error(r->iq, wrong_type ? ERR_BAD_REQUEST :
+		    ERR_SERVICE_UNAVAILABLE, NULL);
+		return;
+	}
+	e = found->fn(r);
+	if (e != ERR_NONE)
+		route_error(r->iq, e, NULL);
+}

@@ -1,0 +1,716 @@
+/*
+ * stream.c - c2s streams: RFC 6120 header and features, STARTTLS (5),
+ * SASL (6), binding (7), stream errors (4.9), idle pings (XEP-0199).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "conn.h"
+#include "router.h"
+#include "sasl.h"
+#include "server.h"
+#include "stream.h"
+#include "tls.h"
+
+#define NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL		"urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND		"urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SESSION	"urn:ietf:params:xml:ns:xmpp-session"
+#define NS_STREAMS	"urn:ietf:params:xml:ns:xmpp-streams"
+#define NS_PING		"urn:xmpp:ping"
+
+#define SASL_MAX_B64	8192	/* base64 text of one SASL message */
+
+struct c2s {
+	struct conn	*conn;
+	struct xml_parser *xp;
+	int		 header_sent;	/* our header for the current stream */
+	int		 tls;		/* TLS on (or starting) */
+	int		 authed;
+	int		 done;		/* stream ended: ignore further input */
+	struct sasl	*sasl;
+	unsigned	 sasl_failures;
+	char		 host[JID_PART_MAX + 1];
+	char		 user[JID_PART_MAX + 1];
+	char		 id[24];
+	struct session	*sess;
+	int		 ping_pending;
+};
+
+static void	c2s_input(struct conn *, const char *, size_t);
+static void	c2s_closed(struct conn *);
+static void	c2s_timeout(struct conn *);
+static void	c2s_free(struct conn *);
+
+static const struct conn_proto c2s_proto = {
+	c2s_input, c2s_closed, c2s_timeout, c2s_free
+};
+
+static void	sess_send(void *, const struct xml_node *);
+static void	sess_kick(void *, const char *, const char *);
+
+static const struct session_ops c2s_session_ops = { sess_send, sess_kick };
+
+static const struct limits *
+lim(void)
+{
+	return &server_config()->limits;
+}
+
+static void
+set_parser_limits(struct c2s *s)
+{
+	const struct limits *l = lim();
+	struct xml_limits xl;
+
+	xl.max_stanza = s->authed ? l->max_stanza_size : l->max_stanza_size_preauth;
+	xl.max_depth = l->max_depth;
+	xl.max_attrs = l->max_attrs;
+	xl.max_name = l->max_name;
+	xml_parser_set_limits(s->xp, &xl);
+}
+
+static void
+send_str(struct c2s *s, const char *str)
+{
+	conn_send(s->conn, str, strlen(str));
+}
+
+static void
+send_header(struct c2s *s)
+{
+	struct buf b;
+	const char *from = s->host[0] ? s->host :
+	    (server_config()->hosts ? server_config()->hosts->name : "localhost");
+	unsigned char r[12];
+
+	if (s->header_sent)
+		return;
+	random_bytes(r, sizeof r);
+	b64_encode(r, sizeof r, s->id, sizeof s->id);
+	for (char *p = s->id; *p; p++)
+		if (*p == '+' || *p == '/')
+			*p = 'x';
+	buf_init(&b, 2048);
+	buf_addstr(&b, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams' id='");
+	buf_addstr(&b, s->id);
+	buf_addstr(&b, "' from='");
+	buf_add_escaped(&b, from, strlen(from));
+	buf_addstr(&b, "' version='1.0' xml:lang='en'>");
+	conn_send(s->conn, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+	s->header_sent = 1;
+}
+
+/* RFC 6120 4.9: header first if need be, the error, the close tag. */
+static void
+stream_error(struct c2s *s, const char *cond, const char *text)
+{
+	struct buf b;
+
+	if (s->done)
+		return;
+	send_header(s);
+	buf_init(&b, 4096);
+	buf_addstr(&b, "<stream:error><");
+	buf_addstr(&b, cond);
+	buf_addstr(&b, " xmlns='" NS_STREAMS "'/>");
+	if (text != NULL && *text) {
+		buf_addstr(&b, "<text xmlns='" NS_STREAMS "'>");
+		buf_add_escaped(&b, text, strlen(text));
+		buf_addstr(&b, "</text>");
+	}
+	buf_addstr(&b, "</stream:error></stream:stream>");
+	conn_send(s->conn, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+	conn_log(s->conn, LOG_LVL_INFO, "stream error %s%s%s", cond,
+	    text ? ": " : "", text ? text : "");
+	s->done = 1;
+	conn_close(s->conn, cond);
+}
+
+static void
+send_features(struct c2s *s)
+{
+	const struct config *cfg = server_config();
+	struct xml_arena *a = xml_arena_new();
+	struct xml_node *f = xml_new(a, "features", NS_STREAM), *n;
+
+	if (!s->tls) {
+		n = xml_add(f, "starttls", NS_TLS);
+		if (cfg->c2s_require_encryption)
+			xml_add(n, "required", NULL);
+	}
+	if (!s->authed && (s->tls || !cfg->c2s_require_encryption)) {
+		n = xml_add(f, "mechanisms", NS_SASL);
+		for (const char *const *m = sasl_mechanisms; *m; m++) {
+			if (!s->tls && strcmp(*m, "PLAIN") == 0)
+				continue;	/* never a password in clear */
+			xml_add_text_child(n, "mechanism", NULL, *m);
+		}
+	}
+	if (s->authed) {
+		xml_add(f, "bind", NS_BIND);
+		n = xml_add(f, "session", NS_SESSION);
+		xml_add(n, "optional", NULL);
+		for (const struct module *const *m = modules_all(); *m; m++)
+			if ((*m)->stream_features && module_enabled(*m))
+				(*m)->stream_features(f);
+	}
+	/* The stream prefix is bound in our header: write it by hand. */
+	{
+		struct buf b;
+		struct xml_node *c;
+		buf_init(&b, 8192);
+		buf_addstr(&b, "<stream:features>");
+		for (c = f->children; c != NULL; c = c->next)
+			xml_serialize(c, &b, NS_CLIENT);
+		buf_addstr(&b, "</stream:features>");
+		conn_send(s->conn, buf_head(&b), buf_used(&b));
+		buf_free(&b);
+	}
+	xml_arena_free(a);
+}
+
+static void
+on_header(struct c2s *s)
+{
+	const struct xml_node *h = xml_stream_header(s->xp);
+	const char *to = xml_attr(h, "to"), *ver = xml_attr(h, "version");
+	char host[JID_PART_MAX + 1];
+
+	if (strcmp(xml_stream_default_ns(s->xp), NS_CLIENT) != 0) {
+		stream_error(s, "invalid-namespace",
+		    "This port serves jabber:client streams");
+		return;
+	}
+	if (to == NULL || strlcpy_ok(host, to, sizeof host) == -1 ||
+	    jid_prep_domain(host) == -1 ||
+	    config_host(server_config(), host) == NULL) {
+		stream_error(s, "host-unknown", "This server does not serve that domain");
+		return;
+	}
+	if (s->host[0] != '\0' && strcmp(s->host, host) != 0) {
+		/* A restarted stream must name the same host. */
+		stream_error(s, "host-unknown", "Domain changed on stream restart");
+		return;
+	}
+	strlcpy_ok(s->host, host, sizeof s->host);
+	if (ver == NULL || strncmp(ver, "1.", 2) != 0) {
+		stream_error(s, "unsupported-version", "XMPP 1.0 is required");
+		return;
+	}
+	send_header(s);
+	send_features(s);
+}
+
+/* ---- STARTTLS ---- */
+
+static void
+on_starttls(struct c2s *s, size_t remaining)
+{
+	struct tls_creds *cr;
+
+	if (s->tls || s->authed) {
+		send_str(s, "<failure xmlns='" NS_TLS "'/></stream:stream>");
+		s->done = 1;
+		conn_close(s->conn, "STARTTLS in wrong state");
+		return;
+	}
+	if (remaining > 0) {
+		/* Bytes after <starttls/> in the same read would be taken as
+		 * if they came over TLS (CVE-2011-0411): refuse. */
+		conn_log(s->conn, LOG_LVL_INFO, "data after <starttls/>: closing");
+		send_str(s, "<failure xmlns='" NS_TLS "'/></stream:stream>");
+		s->done = 1;
+		conn_close(s->conn, "STARTTLS injection");
+		return;
+	}
+	cr = server_creds(s->host);
+	if (cr == NULL) {
+		send_str(s, "<failure xmlns='" NS_TLS "'/></stream:stream>");
+		s->done = 1;
+		conn_close(s->conn, "no certificate");
+		return;
+	}
+	send_str(s, "<proceed xmlns='" NS_TLS "'/>");
+	conn_start_tls_after_flush(s->conn, cr);
+	s->tls = 1;
+	xml_parser_reset(s->xp);
+	s->header_sent = 0;
+}
+
+/* ---- SASL ---- */
+
+static int
+sasl_lookup(void *ctx, const char *username, struct account_creds *out)
+{
+	struct c2s *s = ctx;
+
+	return account_load_creds(s->host, username, out);
+}
+
+static void
+sasl_failure(struct c2s *s, const char *cond, const char *why)
+{
+	char b[256];
+
+	snprintf(b, sizeof b, "<failure xmlns='" NS_SASL "'><%s/></failure>", cond);
+	send_str(s, b);
+	if (s->sasl != NULL) {
+		sasl_free(s->sasl);
+		s->sasl = NULL;
+	}
+	conn_log(s->conn, LOG_LVL_INFO, "authentication failed: %s%s%s", cond,
+	    why ? ": " : "", why ? why : "");
+	if (++s->sasl_failures >= lim()->auth_attempts)
+		stream_error(s, "policy-violation",
+		    "Too many failed authentication attempts");
+}
+
+static void
+sasl_send(struct c2s *s, const char *elem, const char *data, size_t len)
+{
+	struct buf b;
+	char *enc;
+	size_t cap = B64_LEN(len) + 1;
+
+	buf_init(&b, cap + 128);
+	buf_printf(&b, "<%s xmlns='" NS_SASL "'>", elem);
+	if (len > 0) {
+		enc = xmalloc(cap);
+		b64_encode(data, len, enc, cap);
+		buf_addstr(&b, enc);
+		free(enc);
+	} else if (strcmp(elem, "success") != 0)
+		buf_addstr(&b, "=");
+	buf_printf(&b, "</%s>", elem);
+	conn_send(s->conn, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+}
+
+static void
+sasl_continue(struct c2s *s, const char *text)
+{
+	size_t tlen = strlen(text), dlen = 0;
+	char *data = NULL;
+	const char *out;
+	size_t outlen;
+	enum sasl_status st;
+
+	if (tlen > SASL_MAX_B64) {
+		sasl_failure(s, "malformed-request", "SASL data too long");
+		return;
+	}
+	if (tlen > 0 && strcmp(text, "=") != 0) {
+		ssize_t n;
+		data = xmalloc(tlen);
+		n = b64_decode(text, tlen, data, tlen);
+		if (n < 0) {
+			free(data);
+			sasl_failure(s, "incorrect-encoding", "bad base64");
+			return;
+		}
+		dlen = (size_t)n;
+	}
+	st = sasl_step(s->sasl, data ? data : "", dlen, &out, &outlen);
+	if (data != NULL)
+		xfree_secret(data, tlen);
+	switch (st) {
+	case SASL_CONTINUE:
+		sasl_send(s, "challenge", out, outlen);
+		return;
+	case SASL_FAILURE:
+		sasl_failure(s, sasl_condition(s->sasl), sasl_log_reason(s->sasl));
+		return;
+	case SASL_SUCCESS:
+		break;
+	}
+	{
+		const char *az = sasl_authzid(s->sasl);
+		char want[JID_MAX + 1];
+		snprintf(want, sizeof want, "%s@%s", sasl_username(s->sasl), s->host);
+		if (az != NULL && *az && strcmp(az, want) != 0 &&
+		    strcmp(az, sasl_username(s->sasl)) != 0) {
+			sasl_failure(s, "invalid-authzid", "authzid is not the user");
+			return;
+		}
+	}
+	strlcpy_ok(s->user, sasl_username(s->sasl), sizeof s->user);
+	sasl_send(s, "success", out, outlen);
+	sasl_free(s->sasl);
+	s->sasl = NULL;
+	s->authed = 1;
+	conn_set_authenticated(s->conn);
+	conn_log(s->conn, LOG_LVL_INFO, "authenticated as %s@%s", s->user, s->host);
+	xml_parser_reset(s->xp);
+	set_parser_limits(s);
+	s->header_sent = 0;
+}
+
+static void
+on_sasl(struct c2s *s, struct xml_node *st)
+{
+	const struct config *cfg = server_config();
+
+	if (s->authed) {
+		stream_error(s, "policy-violation", "Already authenticated");
+		return;
+	}
+	if (xml_is(st, "abort", NS_SASL)) {
+		if (s->sasl != NULL) {
+			sasl_free(s->sasl);
+			s->sasl = NULL;
+		}
+		send_str(s, "<failure xmlns='" NS_SASL "'><aborted/></failure>");
+		return;
+	}
+	if (xml_is(st, "response", NS_SASL)) {
+		if (s->sasl == NULL) {
+			sasl_failure(s, "malformed-request", "response without auth");
+			return;
+		}
+		sasl_continue(s, xml_text(st));
+		return;
+	}
+	if (!xml_is(st, "auth", NS_SASL)) {
+		stream_error(s, "unsupported-stanza-type", NULL);
+		return;
+	}
+	if (s->sasl != NULL) {
+		sasl_free(s->sasl);
+		s->sasl = NULL;
+	}
+	if (!s->tls && cfg->c2s_require_encryption) {
+		sasl_failure(s, "encryption-required", "auth before STARTTLS");
+		return;
+	}
+	{
+		const char *mech = xml_attr(st, "mechanism");
+		if (mech == NULL || (!s->tls && strcmp(mech, "PLAIN") == 0) ||
+		    (s->sasl = sasl_new(mech, sasl_lookup, s)) == NULL) {
+			sasl_failure(s, mech && strcmp(mech, "PLAIN") == 0 ?
+			    "encryption-required" : "invalid-mechanism", mech);
+			return;
+		}
+	}
+	sasl_continue(s, xml_text(st));
+}
+
+/* ---- binding and stanzas ---- */
+
+static void
+send_iq_error(struct c2s *s, const struct xml_node *iq, enum stanza_error e)
+{
+	struct xml_arena *a = xml_arena_new();
+	struct xml_node *r = xml_new(a, "iq", NS_CLIENT), *er;
+
+	xml_set_attr(r, "type", "error");
+	if (xml_attr(iq, "id"))
+		xml_set_attr(r, "id", xml_attr(iq, "id"));
+	er = xml_add(r, "error", NULL);
+	xml_set_attr(er, "type", stanza_error_type(e));
+	xml_add(er, stanza_error_name(e), "urn:ietf:params:xml:ns:xmpp-stanzas");
+	conn_send_xml(s->conn, r, NS_CLIENT);
+	xml_arena_free(a);
+}
+
+static void
+on_bind(struct c2s *s, struct xml_node *iq, struct xml_node *bind)
+{
+	struct xml_arena *a;
+	struct xml_node *r, *b;
+	enum stanza_error err = ERR_NONE;
+	const char *res = xml_child_text(bind, "resource", NS_BIND);
+
+	if (s->sess != NULL) {
+		/* One resource per stream (RFC 6120 7.7.2.1 allows refusing). */
+		send_iq_error(s, iq, ERR_NOT_ALLOWED);
+		return;
+	}
+	if (!account_exists(s->host, s->user)) {
+		stream_error(s, "not-authorized", "Account no longer exists");
+		return;
+	}
+	s->sess = session_bind(s->host, s->user, res, &c2s_session_ops, s, &err);
+	if (s->sess == NULL) {
+		send_iq_error(s, iq, err);
+		return;
+	}
+	a = xml_arena_new();
+	r = xml_new(a, "iq", NS_CLIENT);
+	xml_set_attr(r, "type", "result");
+	xml_set_attr(r, "id", xml_attr(iq, "id"));
+	b = xml_add(r, "bind", NS_BIND);
+	xml_add_text_child(b, "jid", NULL, s->sess->full);
+	conn_send_xml(s->conn, r, NS_CLIENT);
+	xml_arena_free(a);
+	conn_log(s->conn, LOG_LVL_INFO, "bound %s", s->sess->full);
+	conn_set_deadline(s->conn, now_ms() + (int64_t)lim()->idle_timeout * 1000);
+}
+
+/* Bind and the legacy session IQ (RFC 3921; clients still send it). */
+static int
+on_stream_iq(struct c2s *s, struct xml_node *st)
+{
+	const char *type = xml_attr(st, "type");
+	struct xml_node *b;
+
+	if (type == NULL || strcmp(type, "set") != 0)
+		return 0;
+	if ((b = xml_child(st, "bind", NS_BIND)) != NULL) {
+		if (xml_attr(st, "id") == NULL) {
+			send_iq_error(s, st, ERR_BAD_REQUEST);
+			return 1;
+		}
+		on_bind(s, st, b);
+		return 1;
+	}
+	if (xml_child(st, "session", NS_SESSION) != NULL && s->sess != NULL) {
+		struct xml_arena *a = xml_arena_new();
+		struct xml_node *r = xml_new(a, "iq", NS_CLIENT);
+		xml_set_attr(r, "type", "result");
+		if (xml_attr(st, "id"))
+			xml_set_attr(r, "id", xml_attr(st, "id"));
+		conn_send_xml(s->conn, r, NS_CLIENT);
+		xml_arena_free(a);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+valid_type(const struct xml_node *st)
+{
+	static const char *const iq[] = { "get", "set", "result", "error", NULL };
+	static const char *const msg[] = { "chat", "error", "groupchat",
+	    "headline", "normal", NULL };
+	static const char *const pres[] = { "error", "probe", "subscribe",
+	    "subscribed", "unavailable", "unsubscribe", "unsubscribed", NULL };
+	const char *t = xml_attr(st, "type");
+	const char *const *l;
+
+	if (xml_is(st, "iq", NULL)) {
+		if (t == NULL)
+			return 0;
+		l = iq;
+	} else if (t == NULL)
+		return 1;
+	else
+		l = xml_is(st, "message", NULL) ? msg : pres;
+	for (; *l; l++)
+		if (strcmp(*l, t) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+on_client_stanza(struct c2s *s, struct xml_node *st)
+{
+	const char *from = xml_attr(st, "from");
+
+	if (from != NULL) {
+		struct jid j;
+		if (jid_parse(&j, from) == -1 ||
+		    strcmp(j.local, s->sess->local) != 0 ||
+		    strcmp(j.domain, s->sess->host) != 0 ||
+		    (j.resource[0] && strcmp(j.resource, s->sess->resource) != 0)) {
+			stream_error(s, "invalid-from", "'from' is not your JID");
+			return;
+		}
+	}
+	xml_set_attr(st, "from", s->sess->full);
+	if (!valid_type(st) ||
+	    (xml_is(st, "iq", NULL) && xml_attr(st, "id") == NULL)) {
+		route_error(st, ERR_BAD_REQUEST, "Missing or invalid 'type' or 'id'");
+		return;
+	}
+	router_from_client(s->sess, st);
+}
+
+static void
+on_stanza(struct c2s *s, struct xml_node *st, size_t remaining)
+{
+	int is_stanza = st->ns != NULL && strcmp(st->ns, NS_CLIENT) == 0 &&
+	    (xml_is(st, "message", NULL) || xml_is(st, "presence", NULL) ||
+	    xml_is(st, "iq", NULL));
+
+	if (xml_is(st, "starttls", NS_TLS)) {
+		on_starttls(s, remaining);
+		return;
+	}
+	if (st->ns != NULL && strcmp(st->ns, NS_SASL) == 0) {
+		on_sasl(s, st);
+		return;
+	}
+	if (!s->tls && server_config()->c2s_require_encryption) {
+		stream_error(s, "policy-violation", "STARTTLS is required");
+		return;
+	}
+	if (!s->authed) {
+		stream_error(s, "not-authorized", "Authenticate first");
+		return;
+	}
+	if (!is_stanza) {
+		stream_error(s, "unsupported-stanza-type", NULL);
+		return;
+	}
+	if (xml_is(st, "iq", NULL) && on_stream_iq(s, st))
+		return;
+	if (s->sess == NULL) {
+		stream_error(s, "not-authorized", "Bind a resource first");
+		return;
+	}
+	on_client_stanza(s, st);
+}
+
+static void
+c2s_input(struct conn *c, const char *buf, size_t len)
+{
+	struct c2s *s = c->stream;
+
+	if (s->sess != NULL) {
+		s->ping_pending = 0;
+		conn_set_deadline(c, now_ms() + (int64_t)lim()->idle_timeout * 1000);
+	}
+	while (len > 0 && !s->done && c->state == CONN_OPEN) {
+		size_t n = xml_feed(s->xp, buf, len);
+		struct xml_node *st;
+
+		buf += n;
+		len -= n;
+		switch (xml_event(s->xp)) {
+		case XML_EV_NONE:
+			break;
+		case XML_EV_STREAM_OPEN:
+			on_header(s);
+			break;
+		case XML_EV_STANZA:
+		case XML_EV_DOCUMENT:
+			st = xml_take_stanza(s->xp);
+			if (st != NULL) {
+				on_stanza(s, st, len);
+				xml_arena_free(st->arena);
+			}
+			break;
+		case XML_EV_STREAM_CLOSE:
+			send_header(s);
+			send_str(s, "</stream:stream>");
+			s->done = 1;
+			conn_close(c, "client closed stream");
+			return;
+		case XML_EV_ERROR:
+			stream_error(s, xml_error(s->xp), xml_error_detail(s->xp));
+			return;
+		}
+		if (n == 0 && xml_event(s->xp) == XML_EV_NONE)
+			break;	/* defensive: no progress */
+	}
+}
+
+static void
+c2s_closed(struct conn *c)
+{
+	struct c2s *s = c->stream;
+
+	s->done = 1;
+	if (s->sess != NULL) {
+		struct session *sess = s->sess;
+		s->sess = NULL;
+		session_unbind(sess);
+	}
+}
+
+static void
+c2s_timeout(struct conn *c)
+{
+	struct c2s *s = c->stream;
+	char b[JID_MAX * 2 + 128];
+
+	if (s->sess == NULL) {
+		stream_error(s, "connection-timeout",
+		    "Authentication took too long");
+		return;
+	}
+	if (s->ping_pending) {
+		stream_error(s, "connection-timeout", "No answer to ping");
+		return;
+	}
+	snprintf(b, sizeof b, "<iq type='get' id='xmppd-ping' from='%s' to='%s'>"
+	    "<ping xmlns='" NS_PING "'/></iq>", s->host, s->sess->full);
+	send_str(s, b);
+	s->ping_pending = 1;
+	conn_set_deadline(c, now_ms() + (int64_t)lim()->ping_timeout * 1000);
+}
+
+static void
+c2s_free(struct conn *c)
+{
+	struct c2s *s = c->stream;
+
+	if (s->sess != NULL)
+		session_unbind(s->sess);
+	if (s->sasl != NULL)
+		sasl_free(s->sasl);
+	xml_parser_free(s->xp);
+	free(s);
+}
+
+static void
+sess_send(void *stream, const struct xml_node *st)
+{
+	struct c2s *s = stream;
+
+	if (!s->done)
+		conn_send_xml(s->conn, st, NS_CLIENT);
+}
+
+static void
+sess_kick(void *stream, const char *cond, const char *text)
+{
+	stream_error(stream, cond, text);
+}
+
+void
+c2s_accept(int fd, const struct sockaddr *sa, socklen_t sl, int direct_tls)
+{
+	struct c2s *s;
+	struct conn *c;
+	char ip[64];
+
+	if (!conn_may_accept_addr(sa, ip, sizeof ip)) {
+		log_info("connection from %s refused: per-address limit", ip);
+		close(fd);
+		return;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->xp = xml_parser_new(XML_MODE_STREAM, NULL);
+	c = conn_new(fd, sa, sl, &c2s_proto, s);
+	s->conn = c;
+	set_parser_limits(s);
+	conn_set_deadline(c, now_ms() + (int64_t)lim()->auth_timeout * 1000);
+	if (direct_tls) {
+		struct tls_creds *cr = server_creds(NULL);
+		if (cr == NULL) {
+			conn_close(c, "no certificate");
+			return;
+		}
+		s->tls = 1;
+		conn_start_tls_now(c, cr);
+	}
+}
+
+void
+c2s_shutdown_all(void)
+{
+	struct conn *c;
+
+	for (c = conn_first(); c != NULL; c = c->next)
+		if (c->proto == &c2s_proto && conn_is_open(c))
+			stream_error(c->stream, "system-shutdown",
+			    "Server is shutting down");
+}
