@@ -57,7 +57,7 @@ $(UNPACKED): vendor/SHA256SUMS vendor/fetch.sh
 musl-tools:
 	@command -v $(MUSLCC) >/dev/null 2>&1 || { \
 	    echo "installing musl-tools"; \
-	    (apt-get update && apt-get install -y musl-tools) >&2; }
+	    (apt-get update && apt-get install -y musl-tools gcc) >&2; }
 
 build/%/libbearssl.a: $(UNPACKED)
 	@mkdir -p $(@D)

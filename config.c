@@ -248,6 +248,8 @@ perr(struct parse *p, int line, const char *fmt, ...)
 	return -1;
 }
 
+#define SHOWLEN	72	/* buffer for shown(); at least 4 */
+
 /*
  * A value made safe to quote in a message: control bytes become '?' (a
  * config file may hold anything) and long values are shortened.
@@ -270,8 +272,6 @@ shown(const char *s, char *buf, size_t len)
 	buf[i] = '\0';
 	return buf;
 }
-
-#define SHOWLEN	72
 
 /* ---- small parsers ---- */
 

@@ -97,6 +97,7 @@ void	 config_free(struct config *);
 const struct host_config *config_host(const struct config *, const char *domain);
 int	 config_is_admin(const struct config *, const char *bare_jid);
 int	 config_has_module(const struct config *, const char *name);
+/* The host's allow_registration, else [server]'s; 0 for a domain not served. */
 int	 config_allow_registration(const struct config *, const char *domain);
 
 /* "~/x" and "$HOME/x" expanded; heap string, or NULL if HOME is unset. */

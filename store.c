@@ -123,6 +123,17 @@ fsync_parent(char *path)
 	return r;
 }
 
+static int
+dir_exists(const char *path)
+{
+	struct stat st;
+	int saved = errno, r;
+
+	r = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	errno = saved;
+	return r;
+}
+
 /*
  * Create the directories of path (0700) that come after its first `from`
  * bytes; with last set, the final component too.  A directory we create
@@ -148,7 +159,15 @@ make_dirs(char *path, size_t from, int last)
 				path[i] = c;
 				return -1;
 			}
-		} else if (errno != EEXIST) {
+		} else if (!dir_exists(path)) {
+			/*
+			 * An existing directory is fine whatever mkdir said
+			 * (EROFS or EACCES can come before EEXIST).  A file
+			 * in the way is ENOTDIR, not the EEXIST that
+			 * store_user_create() keeps for an existing account.
+			 */
+			if (errno == EEXIST)
+				errno = ENOTDIR;
 			path[i] = c;
 			return -1;
 		}
@@ -182,10 +201,13 @@ open_common(const char *data_path, int lock, char *err, size_t errlen)
 		dir[--len] = '\0';
 	if (make_dirs(dir, 0, 1) == -1) {
 		saved = errno;
-		set_err(err, errlen, "cannot create %s: %s", data_path,
-		    strerror(saved));
-		errno = saved;
-		return -1;
+		/* A file in the way gets its own message below. */
+		if (stat(dir, &st) == -1) {
+			set_err(err, errlen, "cannot create %s: %s", data_path,
+			    strerror(saved));
+			errno = saved;
+			return -1;
+		}
 	}
 	if (stat(dir, &st) == -1) {
 		saved = errno;

@@ -333,6 +333,11 @@ class Raw:
         else:
             cur.text = (cur.text or '') + data
 
+    def detach_parser(self):
+        """Stop parsing what arrives (bytes go to self.trailing): for a
+        connection left between <proceed/> and a TLS handshake."""
+        self.stream_ended = True
+
     def _feed(self, data):
         if self.stream_ended:
             # Anything after </stream:stream> is not XML we can parse; keep
@@ -719,3 +724,47 @@ def ack_push(r, push):
 
 def connect_many(port, n, **kw):
     return [Raw(port, **kw) for _ in range(n)]
+
+
+def jid_of(user):
+    return user if '@' in user else user + '@' + DOMAIN
+
+
+def client(srv, user, resource=None, presence=True, roster=False, **kw):
+    """A Raw connection logged in as user ('alice' or a full address) on
+    srv (a lib.Server)."""
+    jid = jid_of(user)
+    r = Raw(srv.c2s_port, **kw)
+    r.login(jid, srv.users[jid], resource=resource, presence=presence, roster=roster)
+    return r
+
+
+def client_hello_bytes():
+    """The first flight of a real TLS client handshake (a ClientHello
+    record), made with a memory BIO."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = tls_context().wrap_bio(inc, out, server_hostname=DOMAIN)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+class Failures:
+    """Collects the failures of many sub-cases so one broken case does not
+    hide the others; raise_if_any() at the end."""
+
+    def __init__(self):
+        self.items = []
+
+    def run(self, name, fn, *a, **kw):
+        try:
+            fn(*a, **kw)
+        except (AssertionError, TimeoutError, StreamClosed, ProtocolError, OSError) as e:
+            self.items.append('%s: %s: %s' % (name, type(e).__name__, e))
+
+    def raise_if_any(self):
+        if self.items:
+            raise AssertionError('%d sub-case(s) failed:\n  ' % len(self.items)
+                                 + '\n  '.join(self.items))

@@ -43,6 +43,5 @@ void	test_jid(void);
 void	test_store(void);
 void	test_sasl(void);
 void	test_config(void);
-void	test_router(void);
 
 #endif

@@ -19,7 +19,6 @@ static const struct {
 	{ "store", test_store },
 	{ "sasl", test_sasl },
 	{ "config", test_config },
-	{ "router", test_router },
 };
 
 int

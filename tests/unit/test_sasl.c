@@ -209,8 +209,8 @@ client_login(struct sasl *s, enum scram_hash h, const char *gs2,
     const char *bare, const char *final_ext, const char *pw, int *v_ok,
     struct t_step *r)
 {
-	static char first[4200], nonce[4200], cfwp[4400], am[12800];
-	static char final[4600];
+	static char first[8192], nonce[8192], cfwp[16384], am[32768];
+	static char final[16500];
 	char cb[256], proofb64[64], v[64];
 	unsigned char salt[64], sp[SCRAM_MAX_HASH], ck[SCRAM_MAX_HASH];
 	unsigned char sk[SCRAM_MAX_HASH], cs[SCRAM_MAX_HASH];
@@ -432,7 +432,7 @@ parse_fails(const char *text, size_t len, const char *want_err)
 	char err[256];
 
 	memset(&c, 0xa5, sizeof c);
-	strcpy(err, "unset");
+	snprintf(err, sizeof err, "unset");
 	T_EXPECT(account_creds_parse(text, len, &c, err, sizeof err) == -1,
 	    "parse of %.40s... should fail", text);
 	T_EXPECT(strcmp(err, want_err) == 0, "error \"%s\", want \"%s\"", err,
@@ -504,9 +504,9 @@ test_account(void)
 	    memcmp(&c.key[1], &c2.key[1], sizeof c.key[1]) == 0,
 	    "make -> format -> parse gives the same record");
 	T_EQ_INT(scram_check_password(SCRAM_SHA1, &c2.key[SCRAM_SHA1],
-	    "s3cr3t p\xc3\xa4ss", 11), 1);
+	    "s3cr3t p\xc3\xa4ss", 12), 1);
 	T_EQ_INT(scram_check_password(SCRAM_SHA256, &c2.key[SCRAM_SHA256],
-	    "s3cr3t p\xc3\xa4ss", 11), 1);
+	    "s3cr3t p\xc3\xa4ss", 12), 1);
 	T_EQ_INT(account_creds_make("", 4096, &c), -1);
 	T_EQ_INT(account_creds_make("x", 0, &c), -1);
 	T_EQ_INT(account_creds_make("x", 1000001, &c), -1);
@@ -707,4 +707,694 @@ test_account(void)
 #undef SK1
 #undef VK1
 #undef SK256
+}
+
+/* ---- the RFC transcripts ---- */
+
+static void
+test_rfc_transcripts(void)
+{
+	struct t_db db = { .n = 0 };
+	struct sasl *s;
+	struct t_step r;
+
+	rfc_creds(db_add(&db, "user"), "pencil");
+
+	/* RFC 5802 section 5 */
+	sasl_test_set_nonce("3rfcNHYJY1ZVvWVs7j");
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	T_EXPECT(s != NULL, "sasl_new SCRAM-SHA-1");
+	T_EQ_INT(steps(s, "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL", &r),
+	    SASL_CONTINUE);
+	T_EQ_STR(r.out, "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,"
+	    "s=QSXCR+Q6sek8bf92,i=4096");
+	T_EQ_INT(r.outlen, strlen(r.out));
+	T_EQ_STR(db.last, "user");
+	T_EXPECT(sasl_username(s) == NULL, "no username before success");
+	T_EXPECT(sasl_condition(s) == NULL, "no condition while running");
+	T_EQ_INT(steps(s, "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,"
+	    "p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", &r), SASL_SUCCESS);
+	T_EQ_STR(r.out, "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=");
+	T_EQ_INT(r.outlen, 30);
+	T_EQ_STR(sasl_username(s), "user");
+	T_EXPECT(sasl_authzid(s) == NULL, "no authzid");
+	T_EXPECT(sasl_condition(s) == NULL, "no condition on success");
+	T_EQ_STR(sasl_log_reason(s), "authenticated");
+	/* anything after the last step fails */
+	T_EQ_INT(steps(s, "c=biws", &r), SASL_FAILURE);
+	expect_fail(s, &r, "malformed-request",
+	    "step after the exchange finished", "after success");
+	T_EQ_INT(step(s, "", 0, &r), SASL_FAILURE);
+	T_EQ_INT(step(s, NULL, 0, &r), SASL_FAILURE);
+	sasl_free(s);
+
+	/* RFC 7677 section 3 */
+	sasl_test_set_nonce("%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+	s = sasl_new("SCRAM-SHA-256", t_lookup, &db);
+	T_EXPECT(s != NULL, "sasl_new SCRAM-SHA-256");
+	T_EQ_INT(steps(s, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO", &r),
+	    SASL_CONTINUE);
+	T_EQ_STR(r.out, "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
+	T_EQ_INT(steps(s, "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj"
+	    ")hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", &r),
+	    SASL_SUCCESS);
+	T_EQ_STR(r.out, "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+	T_EQ_STR(sasl_username(s), "user");
+	sasl_free(s);
+
+	/* Same transcript, wrong password stored: the proof must fail. */
+	rfc_creds(&db.creds[0], "pencil2");
+	s = sasl_new("SCRAM-SHA-256", t_lookup, &db);
+	T_EQ_INT(steps(s, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO", &r),
+	    SASL_CONTINUE);
+	T_EQ_STR(r.out, "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+	    "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
+	steps(s, "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj"
+	    ")hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", &r);
+	expect_fail(s, &r, "not-authorized", "bad proof", "wrong password");
+	T_EQ_INT(steps(s, "n,,n=user,r=x", &r), SASL_FAILURE);
+	expect_fail(s, &r, "malformed-request",
+	    "step after the exchange finished", "after failure");
+	sasl_free(s);
+
+	/* SHA-1 transcript against a SHA-1 key from another password */
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	sasl_test_set_nonce("3rfcNHYJY1ZVvWVs7j");
+	steps(s, "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL", &r);
+	steps(s, "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,"
+	    "p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", &r);
+	expect_fail(s, &r, "not-authorized", "bad proof", "wrong password 1");
+	sasl_free(s);
+	sasl_test_set_nonce(NULL);
+}
+
+/* ---- SCRAM against the test's client ---- */
+
+static void
+test_scram_client(void)
+{
+	struct t_db db = { .n = 0 };
+	struct account_creds *c;
+	struct sasl *s;
+	struct t_step r;
+	int v_ok, h;
+	static const char *mech[] = { "SCRAM-SHA-1", "SCRAM-SHA-256" };
+	enum scram_hash hh[] = { SCRAM_SHA1, SCRAM_SHA256 };
+
+	c = db_add(&db, "juliet");
+	T_EQ_INT(account_creds_make("r0m\xc3\xa9o, oh", 64, c), 0);
+	c = db_add(&db, "us,er=x");
+	T_EQ_INT(account_creds_make("pw", 64, c), 0);
+
+	for (h = 0; h < 2; h++) {
+		/* random server nonce: 32 base64 characters after ours */
+		s = sasl_new(mech[h], t_lookup, &db);
+		T_EQ_INT(client_login(s, hh[h], "n,,", "n=juliet,r=abc", NULL,
+		    "r0m\xc3\xa9o, oh", &v_ok, &r), SASL_SUCCESS);
+		T_EXPECT(v_ok, "%s: v= is the server signature", mech[h]);
+		T_EQ_STR(sasl_username(s), "juliet");
+		sasl_free(s);
+
+		s = sasl_new(mech[h], t_lookup, &db);
+		steps(s, "n,,n=juliet,r=abc", &r);
+		T_EXPECT(strncmp(r.out, "r=abc", 5) == 0 && r.out[37] == ',' &&
+		    strncmp(r.out + 37, ",s=", 3) == 0,
+		    "%s: 32-character server nonce: %s", mech[h], r.out);
+		sasl_free(s);
+
+		/* wrong password through a real client */
+		s = sasl_new(mech[h], t_lookup, &db);
+		client_login(s, hh[h], "n,,", "n=juliet,r=abc", NULL,
+		    "r0m\xc3\xa9o, OH", &v_ok, &r);
+		expect_fail(s, &r, "not-authorized", "bad proof", "client pw");
+		sasl_free(s);
+
+		/* "y": client could bind, thinks we cannot: fine for us */
+		s = sasl_new(mech[h], t_lookup, &db);
+		T_EQ_INT(client_login(s, hh[h], "y,,", "n=juliet,r=abc", NULL,
+		    "r0m\xc3\xa9o, oh", &v_ok, &r), SASL_SUCCESS);
+		T_EXPECT(v_ok, "y flag: v=");
+		sasl_free(s);
+
+		/* authzid, escaped */
+		s = sasl_new(mech[h], t_lookup, &db);
+		T_EQ_INT(client_login(s, hh[h], "n,a=juliet@example.com,",
+		    "n=juliet,r=abc", NULL, "r0m\xc3\xa9o, oh", &v_ok, &r),
+		    SASL_SUCCESS);
+		T_EQ_STR(sasl_authzid(s), "juliet@example.com");
+		sasl_free(s);
+		s = sasl_new(mech[h], t_lookup, &db);
+		T_EQ_INT(client_login(s, hh[h], "n,a=a=2Cb=3Dc,",
+		    "n=juliet,r=abc", NULL, "r0m\xc3\xa9o, oh", &v_ok, &r),
+		    SASL_SUCCESS);
+		T_EQ_STR(sasl_authzid(s), "a,b=c");
+		sasl_free(s);
+
+		/* escaped username; case folded before the lookup */
+		s = sasl_new(mech[h], t_lookup, &db);
+		T_EQ_INT(client_login(s, hh[h], "n,,", "n=US=2CER=3DX,r=abc",
+		    NULL, "pw", &v_ok, &r), SASL_SUCCESS);
+		T_EQ_STR(db.last, "us,er=x");
+		T_EQ_STR(sasl_username(s), "us,er=x");
+		sasl_free(s);
+		s = sasl_new(mech[h], t_lookup, &db);
+		T_EQ_INT(client_login(s, hh[h], "n,,", "n=JuLiEt,r=abc", NULL,
+		    "r0m\xc3\xa9o, oh", &v_ok, &r), SASL_SUCCESS);
+		T_EQ_STR(sasl_username(s), "juliet");
+		sasl_free(s);
+
+		/* optional extensions are ignored but still signed */
+		s = sasl_new(mech[h], t_lookup, &db);
+		T_EQ_INT(client_login(s, hh[h], "n,,",
+		    "n=juliet,r=abc,x=first,Y=\xc3\xa9=", "z=final",
+		    "r0m\xc3\xa9o, oh", &v_ok, &r), SASL_SUCCESS);
+		T_EXPECT(v_ok, "extensions: v=");
+		sasl_free(s);
+
+		/* the mandatory extension in the final message */
+		s = sasl_new(mech[h], t_lookup, &db);
+		client_login(s, hh[h], "n,,", "n=juliet,r=abc", "m=must",
+		    "r0m\xc3\xa9o, oh", &v_ok, &r);
+		expect_fail(s, &r, "malformed-request",
+		    "mandatory extension not supported", "m= in final");
+		sasl_free(s);
+	}
+
+	/* the longest client-first we take: exactly 4096 bytes (its nonce
+	 * is then too long for any client-final to repeat) */
+	{
+		static char big[4200];
+		size_t pre = strlen("n,,n=juliet,r=");
+
+		memcpy(big, "n,,n=juliet,r=", pre);
+		memset(big + pre, 'x', 4096 - pre);
+		big[4096] = '\0';
+		s = sasl_new("SCRAM-SHA-256", t_lookup, &db);
+		T_EQ_INT(client_login(s, SCRAM_SHA256, "n,,", big + 3, NULL,
+		    "r0m\xc3\xa9o, oh", &v_ok, &r), SASL_FAILURE);
+		T_EQ_STR(sasl_log_reason(s), "payload too large");
+		sasl_free(s);
+		s = sasl_new("SCRAM-SHA-256", t_lookup, &db);
+		T_EQ_INT(steps(s, big, &r), SASL_CONTINUE);
+		/* "r=" nonce ",s=" 16-byte salt ",i=64" */
+		T_EQ_INT(r.outlen, 2 + 4096 - pre + 32 + 3 + 24 + 5);
+		sasl_free(s);
+		/* a 2000-byte nonce goes all the way */
+		big[3 + 11 + 2000] = '\0';
+		s = sasl_new("SCRAM-SHA-256", t_lookup, &db);
+		T_EQ_INT(client_login(s, SCRAM_SHA256, "n,,", big + 3, NULL,
+		    "r0m\xc3\xa9o, oh", &v_ok, &r), SASL_SUCCESS);
+		T_EXPECT(v_ok, "long nonce: v=");
+		sasl_free(s);
+		memset(big + pre, 'x', 4097 - pre);
+		first_fails(&db, "SCRAM-SHA-256", big, 4097,
+		    "malformed-request", "payload too large");
+	}
+}
+
+/* Build a client-final by hand from a server-first (nonce), with every
+ * part replaceable. */
+static void
+final_case(struct t_db *db, const char *mech, const char *first,
+    const char *fmt_final, const char *cond, const char *reason)
+{
+	struct sasl *s = sasl_new(mech, t_lookup, db);
+	struct t_step r;
+	char nonce[256], final[1024];
+	unsigned char salt[64];
+	size_t saltlen;
+	unsigned iter;
+
+	sasl_test_set_nonce("SRV");
+	T_EQ_INT(steps(s, first, &r), SASL_CONTINUE);
+	T_EQ_INT(parse_server_first(r.out, nonce, sizeof nonce, salt,
+	    &saltlen, &iter), 0);
+	snprintf(final, sizeof final, fmt_final, nonce);
+	steps(s, final, &r);
+	expect_fail(s, &r, cond, reason, final);
+	sasl_free(s);
+	sasl_test_set_nonce(NULL);
+}
+
+static void
+test_scram_hostile(void)
+{
+	struct t_db db = { .n = 0 };
+	struct sasl *s, *s2;
+	struct t_step r, r2;
+	static char sf1[sizeof r.out];
+
+	rfc_creds(db_add(&db, "user"), "pencil");
+	/* an account with only a SHA-256 key */
+	rfc_creds(db_add(&db, "only256"), "pencil");
+	db.creds[1].key[SCRAM_SHA1].present = 0;
+	/* an account whose SHA-1 key is unusable (iteration count 0) */
+	rfc_creds(db_add(&db, "broken"), "pencil");
+	db.creds[2].key[SCRAM_SHA1].iter = 0;
+
+	/* unknown user: looks like any account, then fails */
+	sasl_test_set_nonce("SRV");
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	T_EQ_INT(steps(s, "n,,n=nobody,r=abc", &r), SASL_CONTINUE);
+	T_EQ_STR(db.last, "nobody");
+	T_EXPECT(strncmp(r.out, "r=abcSRV,s=", 11) == 0 &&
+	    strlen(r.out) == 11 + 24 + 7 &&
+	    strcmp(r.out + 35, ",i=4096") == 0,
+	    "fake server-first has the usual shape: %s", r.out);
+	snprintf(sf1, sizeof sf1, "%s", r.out);
+	steps(s, "c=biws,r=abcSRV,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", &r);
+	expect_fail(s, &r, "not-authorized", "unknown user", "unknown user");
+	sasl_free(s);
+	/* asking again gives the same salt; another name another salt;
+	 * the other hash another salt */
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	steps(s, "n,,n=nobody,r=abc", &r);
+	T_EQ_STR(r.out, sf1);
+	sasl_free(s);
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	s2 = sasl_new("SCRAM-SHA-256", t_lookup, &db);
+	steps(s, "n,,n=nobody2,r=abc", &r);
+	steps(s2, "n,,n=nobody,r=abc", &r2);
+	T_EXPECT(strcmp(r.out, sf1) != 0, "salt depends on the name");
+	T_EXPECT(strcmp(r2.out, sf1) != 0, "salt depends on the hash");
+	T_EXPECT(strlen(r2.out) == strlen(sf1), "same shape for SHA-256");
+	sasl_free(s);
+	sasl_free(s2);
+	/* no lookup function at all: everybody is unknown */
+	s = sasl_new("SCRAM-SHA-256", NULL, NULL);
+	T_EQ_INT(steps(s, "n,,n=user,r=abc", &r), SASL_CONTINUE);
+	steps(s, "c=biws,r=abcSRV,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	    &r);
+	expect_fail(s, &r, "not-authorized", "unknown user", "no lookup");
+	sasl_free(s);
+	/* an account without this hash's key is handled the same way */
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	T_EQ_INT(steps(s, "n,,n=only256,r=abc", &r), SASL_CONTINUE);
+	T_EXPECT(strstr(r.out, ",i=4096") != NULL, "fake iteration count");
+	steps(s, "c=biws,r=abcSRV,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", &r);
+	expect_fail(s, &r, "not-authorized", "no key for this hash",
+	    "missing hash");
+	sasl_free(s);
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	T_EQ_INT(steps(s, "n,,n=broken,r=abc", &r), SASL_CONTINUE);
+	steps(s, "c=biws,r=abcSRV,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", &r);
+	expect_fail(s, &r, "not-authorized", "no key for this hash",
+	    "unusable key");
+	sasl_free(s);
+	sasl_test_set_nonce(NULL);
+
+	/* ---- client-final, one field broken at a time ---- */
+#define F1 "n,,n=user,r=abc"
+	final_case(&db, "SCRAM-SHA-1", F1, "c=eSws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "not-authorized", "channel binding mismatch");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=bix3,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "not-authorized", "channel binding mismatch");
+	final_case(&db, "SCRAM-SHA-1", "y,,n=user,r=abc",
+	    "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "not-authorized", "channel binding mismatch");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=bi#s,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "bad channel-binding encoding");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biw,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "bad channel-binding encoding");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "bad channel-binding encoding");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%sX,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "not-authorized", "nonce mismatch");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=abc,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=%.0s",
+	    "not-authorized", "nonce mismatch");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=abcSRX,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=%.0s",
+	    "not-authorized", "nonce mismatch");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=%.0s",
+	    "not-authorized", "nonce mismatch");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts",
+	    "malformed-request", "bad proof encoding");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4T!=",
+	    "malformed-request", "bad proof encoding");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0C JGbJQyF0X+HI4Ts=",
+	    "malformed-request", "bad proof encoding");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=",
+	    "malformed-request", "bad proof encoding");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI",
+	    "malformed-request", "wrong proof length");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    "malformed-request", "wrong proof length");
+	final_case(&db, "SCRAM-SHA-1", F1,
+	    "c=biws,r=%s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	    "malformed-request", "wrong proof length");
+	final_case(&db, "SCRAM-SHA-256", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "wrong proof length");
+	/* syntactically fine but wrong proofs */
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "not-authorized", "bad proof");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+	    "not-authorized", "bad proof");
+	final_case(&db, "SCRAM-SHA-256", F1, "c=biws,r=%s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	    "not-authorized", "bad proof");
+	/* structure */
+	final_case(&db, "SCRAM-SHA-1", F1, "r=%s,c=biws,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=,x=1",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,r=x,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,1=x,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,x=,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,m=x,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "mandatory extension not supported");
+	final_case(&db, "SCRAM-SHA-1", F1, "%.0s",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws%.0s",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "C=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,P=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+	    "malformed-request", "malformed client-final");
+	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=\xff",
+	    "malformed-request", "invalid UTF-8");
+#undef F1
+
+	/* an empty client-final after server-first */
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	steps(s, "n,,n=user,r=abc", &r);
+	step(s, "", 0, &r);
+	expect_fail(s, &r, "malformed-request", "malformed client-final",
+	    "empty client-final");
+	sasl_free(s);
+	/* a NUL in the client-final */
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	steps(s, "n,,n=user,r=abc", &r);
+	step(s, "c=biws\0,r=x", 11, &r);
+	expect_fail(s, &r, "malformed-request", "embedded NUL", "NUL final");
+	sasl_free(s);
+
+	/* ---- client-first ---- */
+#define FF(in, cond, why) first_fails(&db, "SCRAM-SHA-1", in, sizeof in - 1, \
+	    cond, why)
+	FF("p=tls-unique,,n=user,r=abc", "malformed-request",
+	    "channel binding requested but not offered");
+	FF("p=tls-exporter,a=user,n=user,r=abc", "malformed-request",
+	    "channel binding requested but not offered");
+	FF("n,,m=ext,n=user,r=abc", "malformed-request",
+	    "mandatory extension not supported");
+	FF("n,,n=user,r=abc,m=ext", "malformed-request",
+	    "mandatory extension not supported");
+	FF("n,,n=user,r=abc,x=1,m=ext", "malformed-request",
+	    "mandatory extension not supported");
+	FF("x,,n=user,r=abc", "malformed-request", "malformed client-first");
+	FF("N,,n=user,r=abc", "malformed-request", "malformed client-first");
+	FF("p,,n=user,r=abc", "malformed-request", "malformed client-first");
+	FF("n,n=user,r=abc", "malformed-request", "malformed client-first");
+	FF("n", "malformed-request", "malformed client-first");
+	FF("n,", "malformed-request", "malformed client-first");
+	FF("n,,", "malformed-request", "malformed client-first");
+	FF("nn,,n=user,r=abc", "malformed-request", "malformed client-first");
+	FF("n,a=,n=user,r=abc", "malformed-request", "bad authzid encoding");
+	FF("n,a=x=2c,n=user,r=abc", "malformed-request", "bad authzid encoding");
+	FF("n,a=user", "malformed-request", "malformed client-first");
+	FF("n,b=user,n=user,r=abc", "malformed-request",
+	    "malformed client-first");
+	FF("n,,r=abc,n=user", "malformed-request", "malformed client-first");
+	FF("n,,n=user", "malformed-request", "malformed client-first");
+	FF("n,,n=user,", "malformed-request", "malformed client-first");
+	FF("n,,n=user,s=abc", "malformed-request", "malformed client-first");
+	FF("n,,n=user,r=", "malformed-request", "bad client nonce");
+	FF("n,,n=user,r=,x=1", "malformed-request", "bad client nonce");
+	FF("n,,n=user,r=ab c", "malformed-request", "bad client nonce");
+	FF("n,,n=user,r=ab\x7f", "malformed-request", "bad client nonce");
+	FF("n,,n=user,r=ab\xc3\xa9", "malformed-request", "bad client nonce");
+	FF("n,,n=user,r=abc,", "malformed-request", "malformed client-first");
+	FF("n,,n=user,r=abc,x", "malformed-request", "malformed client-first");
+	FF("n,,n=user,r=abc,x=", "malformed-request", "malformed client-first");
+	FF("n,,n=user,r=abc,1=2", "malformed-request", "malformed client-first");
+	FF("n,,n=user,r=abc,,x=1", "malformed-request",
+	    "malformed client-first");
+	FF("n,,n=,r=abc", "malformed-request", "bad username encoding");
+	FF("n,,n=us=2cer,r=abc", "malformed-request", "bad username encoding");
+	FF("n,,n=us=41er,r=abc", "malformed-request", "bad username encoding");
+	FF("n,,n=user=,r=abc", "malformed-request", "bad username encoding");
+	FF("n,,n=user=3,r=abc", "malformed-request", "bad username encoding");
+	FF("n,,n=us\xffr,r=abc", "malformed-request", "invalid UTF-8");
+	FF("n,,n=us\xc0\xafr,r=abc", "malformed-request", "invalid UTF-8");
+	FF("n,,n=us\0er,r=abc", "malformed-request", "embedded NUL");
+	FF("n,,n=user,r=abc\0", "malformed-request", "embedded NUL");
+	FF("n,,n=us er,r=abc", "not-authorized",
+	    "username is not a valid localpart");
+	FF("n,,n=user@example.com,r=abc", "not-authorized",
+	    "username is not a valid localpart");
+	FF("n,,n=a/b,r=abc", "not-authorized",
+	    "username is not a valid localpart");
+	FF("n,,n=a:b,r=abc", "not-authorized",
+	    "username is not a valid localpart");
+	FF("n,,n=a<b,r=abc", "not-authorized",
+	    "username is not a valid localpart");
+	FF("n,,n=a\"b,r=abc", "not-authorized",
+	    "username is not a valid localpart");
+	FF("n,,n=a\tb,r=abc", "not-authorized",
+	    "username is not a valid localpart");
+	FF("n,,n=a\xc2\x85" "b,r=abc", "not-authorized",
+	    "username is not a valid localpart");
+#undef FF
+	{
+		/* a 1024-byte username is too long for a localpart */
+		static char big[1100];
+
+		memcpy(big, "n,,n=", 5);
+		memset(big + 5, 'a', 1024);
+		memcpy(big + 5 + 1024, ",r=abc", 7);
+		first_fails(&db, "SCRAM-SHA-1", big, strlen(big),
+		    "not-authorized", "username is not a valid localpart");
+		/* 1023 bytes is fine (and unknown) */
+		memmove(big + 5 + 1023, big + 5 + 1024, 7);
+		s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+		T_EQ_INT(steps(s, big, &r), SASL_CONTINUE);
+		T_EQ_INT(strlen(db.last), 127);	/* the test db cuts it */
+		sasl_free(s);
+	}
+
+	/* no initial response: one empty challenge, then client-first */
+	sasl_test_set_nonce("3rfcNHYJY1ZVvWVs7j");
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	T_EQ_INT(step(s, NULL, 0, &r), SASL_CONTINUE);
+	T_EQ_INT(r.outlen, 0);
+	T_EQ_STR(r.out, "");
+	T_EQ_INT(steps(s, "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL", &r),
+	    SASL_CONTINUE);
+	T_EQ_INT(steps(s, "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,"
+	    "p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", &r), SASL_SUCCESS);
+	T_EQ_STR(r.out, "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=");
+	sasl_free(s);
+	sasl_test_set_nonce(NULL);
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	T_EQ_INT(step(s, "", 0, &r), SASL_CONTINUE);
+	step(s, "", 0, &r);
+	expect_fail(s, &r, "malformed-request", "malformed client-first",
+	    "two empty responses");
+	sasl_free(s);
+	/* a NULL payload with a length is refused, not read */
+	s = sasl_new("SCRAM-SHA-1", t_lookup, &db);
+	step(s, NULL, 5, &r);
+	expect_fail(s, &r, "malformed-request", "no payload", "NULL payload");
+	sasl_free(s);
+}
+
+/* ---- PLAIN ---- */
+
+static void
+plain_case(struct t_db *db, const char *in, size_t len, enum sasl_status want,
+    const char *cond, const char *reason, const char *user,
+    const char *authzid)
+{
+	struct sasl *s = sasl_new("PLAIN", t_lookup, db);
+	struct t_step r;
+
+	T_EXPECT(s != NULL, "sasl_new PLAIN");
+	step(s, in, len, &r);
+	if (want == SASL_FAILURE) {
+		expect_fail(s, &r, cond, reason, "PLAIN");
+	} else {
+		T_EXPECT(r.st == SASL_SUCCESS, "PLAIN: status %d, want success "
+		    "(%s)", (int)r.st, sasl_log_reason(s));
+		T_EQ_INT(r.outlen, 0);
+		T_EXPECT(sasl_username(s) != NULL &&
+		    strcmp(sasl_username(s), user) == 0, "PLAIN user %s",
+		    sasl_username(s) ? sasl_username(s) : "(null)");
+		if (authzid == NULL)
+			T_EXPECT(sasl_authzid(s) == NULL, "PLAIN no authzid");
+		else
+			T_EXPECT(sasl_authzid(s) != NULL &&
+			    strcmp(sasl_authzid(s), authzid) == 0,
+			    "PLAIN authzid");
+		T_EXPECT(sasl_condition(s) == NULL, "PLAIN no condition");
+		/* and nothing after it */
+		T_EQ_INT(step(s, in, len, &r), SASL_FAILURE);
+		T_EXPECT(sasl_username(s) == NULL, "no user after extra step");
+	}
+	/* the reason never repeats the password */
+	T_EXPECT(strstr(sasl_log_reason(s), "pencil") == NULL, "no password");
+	sasl_free(s);
+}
+
+#define PC(lit, want, cond, reason, user, authzid) \
+	plain_case(&db, lit, sizeof lit - 1, want, cond, reason, user, authzid)
+
+static void
+test_plain(void)
+{
+	struct t_db db = { .n = 0 };
+	struct account_creds *c;
+	struct sasl *s;
+	struct t_step r;
+	static char big[4200];
+
+	rfc_creds(db_add(&db, "user"), "pencil");
+	/* SHA-1 only */
+	c = db_add(&db, "old");
+	rfc_creds(c, "pencil");
+	c->key[SCRAM_SHA256].present = 0;
+	/* the two keys from different passwords: SHA-256 is the one used */
+	c = db_add(&db, "mixed");
+	rfc_creds(c, "pencil");
+	{
+		struct account_creds o;
+
+		rfc_creds(&o, "other");
+		c->key[SCRAM_SHA256] = o.key[SCRAM_SHA256];
+	}
+	/* SHA-256 key unusable: SHA-1 is used */
+	c = db_add(&db, "half");
+	rfc_creds(c, "pencil");
+	c->key[SCRAM_SHA256].salt_len = 0;
+	/* nothing usable */
+	c = db_add(&db, "none");
+	rfc_creds(c, "pencil");
+	c->key[SCRAM_SHA1].iter = 0;
+	c->key[SCRAM_SHA256].iter = 2000000;
+
+	PC("\0user\0pencil", SASL_SUCCESS, NULL, NULL, "user", NULL);
+	T_EQ_STR(db.last, "user");
+	PC("\0USER\0pencil", SASL_SUCCESS, NULL, NULL, "user", NULL);
+	T_EQ_STR(db.last, "user");
+	PC("user@example.com\0user\0pencil", SASL_SUCCESS, NULL, NULL, "user",
+	    "user@example.com");
+	PC("\0old\0pencil", SASL_SUCCESS, NULL, NULL, "old", NULL);
+	PC("\0mixed\0other", SASL_SUCCESS, NULL, NULL, "mixed", NULL);
+	PC("\0mixed\0pencil", SASL_FAILURE, "not-authorized", "bad password",
+	    NULL, NULL);
+	PC("\0half\0pencil", SASL_SUCCESS, NULL, NULL, "half", NULL);
+	PC("\0none\0pencil", SASL_FAILURE, "not-authorized", "no usable key",
+	    NULL, NULL);
+	PC("\0user\0Pencil", SASL_FAILURE, "not-authorized", "bad password",
+	    NULL, NULL);
+	PC("\0user\0pencil ", SASL_FAILURE, "not-authorized", "bad password",
+	    NULL, NULL);
+	PC("\0user\0pencilpencil", SASL_FAILURE, "not-authorized",
+	    "bad password", NULL, NULL);
+	PC("\0user\0", SASL_FAILURE, "not-authorized", "empty password",
+	    NULL, NULL);
+	PC("\0nobody\0pencil", SASL_FAILURE, "not-authorized", "unknown user",
+	    NULL, NULL);
+	T_EQ_STR(db.last, "nobody");
+	PC("\0\0pencil", SASL_FAILURE, "malformed-request", "empty authcid",
+	    NULL, NULL);
+	PC("userpencil", SASL_FAILURE, "malformed-request",
+	    "malformed PLAIN message", NULL, NULL);
+	PC("\0userpencil", SASL_FAILURE, "malformed-request",
+	    "malformed PLAIN message", NULL, NULL);
+	PC("user\0pencil", SASL_FAILURE, "malformed-request",
+	    "malformed PLAIN message", NULL, NULL);
+	PC("\0user\0pen\0cil", SASL_FAILURE, "malformed-request",
+	    "malformed PLAIN message", NULL, NULL);
+	PC("\0user\0pencil\0", SASL_FAILURE, "malformed-request",
+	    "malformed PLAIN message", NULL, NULL);
+	PC("\0user\0\xff", SASL_FAILURE, "malformed-request", "invalid UTF-8",
+	    NULL, NULL);
+	PC("\0us\xc3\0pencil", SASL_FAILURE, "malformed-request",
+	    "invalid UTF-8", NULL, NULL);
+	PC("\xed\xa0\x80\0user\0pencil", SASL_FAILURE, "malformed-request",
+	    "invalid UTF-8", NULL, NULL);
+	PC("\0us er\0pencil", SASL_FAILURE, "not-authorized",
+	    "username is not a valid localpart", NULL, NULL);
+	PC("\0user@example.com\0pencil", SASL_FAILURE, "not-authorized",
+	    "username is not a valid localpart", NULL, NULL);
+	/* the authcid is not a saslname: "=2C" stays as it is */
+	PC("\0us=2Cer\0pencil", SASL_FAILURE, "not-authorized",
+	    "unknown user", NULL, NULL);
+	T_EQ_STR(db.last, "us=2cer");
+
+	/* no initial response */
+	s = sasl_new("PLAIN", t_lookup, &db);
+	T_EQ_INT(step(s, "", 0, &r), SASL_CONTINUE);
+	T_EQ_INT(r.outlen, 0);
+	T_EQ_INT(step(s, "\0user\0pencil", 12, &r), SASL_SUCCESS);
+	T_EQ_STR(sasl_username(s), "user");
+	sasl_free(s);
+	s = sasl_new("PLAIN", t_lookup, &db);
+	T_EQ_INT(step(s, "", 0, &r), SASL_CONTINUE);
+	step(s, "", 0, &r);
+	expect_fail(s, &r, "malformed-request", "malformed PLAIN message",
+	    "PLAIN twice empty");
+	sasl_free(s);
+
+	/* size: 4096 bytes is read, 4097 is not */
+	memcpy(big, "\0user\0", 6);
+	memset(big + 6, 'p', 4090);
+	plain_case(&db, big, 4096, SASL_FAILURE, "not-authorized",
+	    "bad password", NULL, NULL);
+	memset(big + 6, 'p', 4091);
+	plain_case(&db, big, 4097, SASL_FAILURE, "malformed-request",
+	    "payload too large", NULL, NULL);
+}
+#undef PC
+
+static void
+test_api(void)
+{
+	struct sasl *s;
+	size_t i;
+
+	T_EQ_STR(sasl_mechanisms[0], "SCRAM-SHA-256");
+	T_EQ_STR(sasl_mechanisms[1], "SCRAM-SHA-1");
+	T_EQ_STR(sasl_mechanisms[2], "PLAIN");
+	T_EXPECT(sasl_mechanisms[3] == NULL, "mechanism list ends");
+	for (i = 0; sasl_mechanisms[i] != NULL; i++) {
+		s = sasl_new(sasl_mechanisms[i], NULL, NULL);
+		T_EXPECT(s != NULL, "sasl_new(%s)", sasl_mechanisms[i]);
+		T_EXPECT(sasl_condition(s) == NULL, "fresh: no condition");
+		T_EXPECT(sasl_username(s) == NULL, "fresh: no username");
+		T_EXPECT(sasl_authzid(s) == NULL, "fresh: no authzid");
+		T_EXPECT(sasl_log_reason(s) != NULL, "fresh: a reason");
+		sasl_free(s);
+	}
+	T_EXPECT(sasl_new("SCRAM-SHA-1-PLUS", NULL, NULL) == NULL, "-PLUS");
+	T_EXPECT(sasl_new("SCRAM-SHA-256-PLUS", NULL, NULL) == NULL, "-PLUS");
+	T_EXPECT(sasl_new("scram-sha-1", NULL, NULL) == NULL, "lower case");
+	T_EXPECT(sasl_new("DIGEST-MD5", NULL, NULL) == NULL, "DIGEST-MD5");
+	T_EXPECT(sasl_new("EXTERNAL", NULL, NULL) == NULL, "EXTERNAL");
+	T_EXPECT(sasl_new("", NULL, NULL) == NULL, "empty");
+	T_EXPECT(sasl_new(NULL, NULL, NULL) == NULL, "NULL");
+	sasl_free(NULL);
+}
+
+void
+test_sasl(void)
+{
+	test_api();
+	test_pbkdf2();
+	test_derive();
+	test_account();
+	test_rfc_transcripts();
+	test_scram_client();
+	test_scram_hostile();
+	test_plain();
 }

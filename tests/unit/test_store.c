@@ -751,6 +751,16 @@ test_users(void)
 	T_EQ_INT(store_list_users("users.example", NULL, NULL), -1);
 	T_EQ_INT(store_list_users("", collect_fn, &c), -1);
 
+	/* a file where the host directory should be */
+	mkpath(path, sizeof path, "%s/file.example", root);
+	put_file(path, "x");
+	T_EQ_INT(store_user_create("file.example", "bob"), -1);
+	T_EQ_INT(errno, ENOTDIR);
+	T_EQ_INT(store_write("file.example", "bob", "roster", "x", 1), -1);
+	T_EQ_INT(errno, ENOTDIR);
+	T_EQ_INT(store_user_exists("file.example", "bob"), 0);
+	T_EQ_INT(unlink(path), 0);
+
 	/* deletion: nested directories, links to outside, hard links */
 	mkpath(outside, sizeof outside, "%s/outside", tdir);
 	T_EQ_INT(mkdir(outside, 0700), 0);
