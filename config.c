@@ -78,7 +78,7 @@
 #define DEFAULT_DATA_PATH	"~/var/xmppd"
 #define DEFAULT_AUTH		"internal_hashed"
 
-enum section { SEC_NONE, SEC_SERVER, SEC_TLS, SEC_LIMITS, SEC_HOST };
+enum section { SEC_NONE, SEC_SERVER, SEC_TLS, SEC_LIMITS, SEC_HOST, SEC_MODULE };
 
 enum ktype {
 	K_BOOL,		/* int: 1/0 */
@@ -871,8 +871,41 @@ begin_section(struct parse *p, const char *section, int line)
 		return begin_host(p, s + 4, line);
 	if (*s == '\0')
 		return perr(p, line, "empty section name []");
+	if (module_name_known(s)) {
+		/* [MODULE]: the module's own settings, checked by the module. */
+		p->sec = SEC_MODULE;
+		p->keys = NULL;
+		p->nkeys = 0;
+		snprintf(p->secname, sizeof p->secname, "%s", s);
+		return 0;
+	}
 	return perr(p, line, "unknown section [%s] (known: [server], [tls], "
-	    "[limits], [host NAME])", shown(s, sb, sizeof(sb)));
+	    "[limits], [host NAME], or a module's name)", shown(s, sb, sizeof(sb)));
+}
+
+/* A key of a [MODULE] section: the module says whether it is valid. */
+static int
+module_key(struct parse *p, const char *name, const char *value, int line)
+{
+	struct config *cfg = p->cfg;
+	char err[256], v[INI_MAX_LINE];
+	struct modopt *o;
+
+	for (size_t i = 0; i < cfg->nmodopts; i++)
+		if (strcmp(cfg->modopts[i].module, p->secname) == 0 &&
+		    strcmp(cfg->modopts[i].key, name) == 0)
+			return perr(p, line, "duplicate key '%s' in [%s] (first at "
+			    "line %d)", name, p->secname, cfg->modopts[i].line);
+	unquote(value, v, sizeof v);
+	if (module_config_check(p->secname, name, v, err, sizeof err) == -1)
+		return perr(p, line, "%s", err);
+	cfg->modopts = xrealloc(cfg->modopts, (cfg->nmodopts + 1) * sizeof *o);
+	o = &cfg->modopts[cfg->nmodopts++];
+	o->module = xstrdup(p->secname);
+	o->key = xstrdup(name);
+	o->value = xstrdup(v);
+	o->line = line;
+	return 0;
 }
 
 static int
@@ -884,6 +917,8 @@ key_value(struct parse *p, const char *name, const char *value, int line)
 	if (p->sec == SEC_NONE)
 		return perr(p, line, "key '%s' before any section",
 		    shown(name, sb, sizeof(sb)));
+	if (p->sec == SEC_MODULE)
+		return module_key(p, name, value, line);
 	for (i = 0; i < p->nkeys; i++)
 		if (strcmp(p->keys[i].name, name) == 0)
 			break;
@@ -1226,6 +1261,12 @@ config_free(struct config *cfg)
 	free(cfg->key);
 	strlist_free(&cfg->ciphers);
 	strlist_free(&cfg->tls_options);
+	for (size_t i = 0; i < cfg->nmodopts; i++) {
+		free(cfg->modopts[i].module);
+		free(cfg->modopts[i].key);
+		free(cfg->modopts[i].value);
+	}
+	free(cfg->modopts);
 	for (h = cfg->hosts; h != NULL; h = next) {
 		next = h->next;
 		free(h->name);
@@ -1323,4 +1364,14 @@ config_default_path(void)
 	if (env != NULL && *env != '\0')
 		return config_expand_path(env);
 	return config_expand_path("~/etc/xmppd.ini");
+}
+
+const char *
+config_module_opt(const struct config *cfg, const char *module, const char *key)
+{
+	for (size_t i = 0; i < cfg->nmodopts; i++)
+		if (strcmp(cfg->modopts[i].module, module) == 0 &&
+		    strcmp(cfg->modopts[i].key, key) == 0)
+			return cfg->modopts[i].value;
+	return NULL;
 }

@@ -82,6 +82,13 @@ struct config {
 
 	struct limits	 limits;
 
+	/* [MODULE] sections: settings each module checked itself */
+	struct modopt {
+		char	*module, *key, *value;
+		int	 line;
+	}		*modopts;
+	size_t		 nmodopts;
+
 	struct host_config *hosts;	/* in file order */
 	size_t		 nhosts;
 };
@@ -105,7 +112,14 @@ char	*config_expand_path(const char *);
 /* The default config path: $XMPPD_CONFIG, else ~/etc/xmppd.ini. */
 char	*config_default_path(void);
 
+/* A module's setting from its [MODULE] section, or NULL if not given. */
+const char *config_module_opt(const struct config *, const char *module,
+	    const char *key);
+
 /* provided by modules/modules.c */
+/* Is key = value valid in [module]?  0, or -1 with a reason in err. */
+int	 module_config_check(const char *module, const char *key,
+	    const char *value, char *err, size_t errlen);
 int	 module_name_known(const char *);
 const char *module_names(void);	/* space-separated, for error messages */
 

@@ -271,8 +271,12 @@ stanza_error_type(enum stanza_error e)
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 
-void
-route_error(const struct xml_node *orig, enum stanza_error e, const char *text)
+/*
+ * The error reply to orig in a new arena, or NULL when none may be sent.
+ * A stanza without 'from' (pre-authentication) gets a reply without 'to'.
+ */
+static struct xml_node *
+make_error(const struct xml_node *orig, enum stanza_error e, const char *text)
 {
 	struct xml_arena *a;
 	struct xml_node *r, *er;
@@ -282,13 +286,12 @@ route_error(const struct xml_node *orig, enum stanza_error e, const char *text)
 	/* RFC 6120 8.3.1: never answer an error with an error (nor a result). */
 	if (type != NULL && (strcmp(type, "error") == 0 ||
 	    (xml_is(orig, "iq", NULL) && strcmp(type, "result") == 0)))
-		return;
-	if (from == NULL)
-		return;
+		return NULL;
 	a = xml_arena_new();
 	r = xml_new(a, orig->name, orig->ns);
 	xml_set_attr(r, "type", "error");
-	xml_set_attr(r, "to", from);
+	if (from != NULL)
+		xml_set_attr(r, "to", from);
 	if (to != NULL)
 		xml_set_attr(r, "from", to);
 	if (xml_attr(orig, "id") != NULL)
@@ -302,8 +305,33 @@ route_error(const struct xml_node *orig, enum stanza_error e, const char *text)
 	xml_add(er, stanza_error_name(e), NS_STANZAS);
 	if (text != NULL)
 		xml_add_text_child(er, "text", NS_STANZAS, text);
+	return r;
+}
+
+void
+route_error(const struct xml_node *orig, enum stanza_error e, const char *text)
+{
+	struct xml_node *r;
+
+	if (xml_attr(orig, "from") == NULL ||
+	    (r = make_error(orig, e, text)) == NULL)
+		return;
 	route(r);
-	xml_arena_free(a);
+	xml_arena_free(r->arena);
+}
+
+void
+iq_error(const struct iq_req *req, enum stanza_error e, const char *text)
+{
+	struct xml_node *r = make_error(req->iq, e, text);
+
+	if (r == NULL)
+		return;
+	if (req->reply_fn != NULL)
+		req->reply_fn(req, r);
+	else if (xml_attr(r, "to") != NULL)
+		route(r);
+	xml_arena_free(r->arena);
 }
 
 /* ---- IQ plumbing ---- */
@@ -327,7 +355,10 @@ iq_result(const struct iq_req *r)
 void
 iq_reply(const struct iq_req *r, struct xml_node *reply)
 {
-	route(reply);
+	if (r->reply_fn != NULL)
+		r->reply_fn(r, reply);
+	else
+		route(reply);
 	xml_arena_free(reply->arena);
 }
 

@@ -34,13 +34,17 @@
 #include "sasl.h"
 #include "util.h"
 
-#define SASL_MAX_PAYLOAD	4096	/* bytes of decoded payload per step */
+/* Bytes of decoded payload per step. */
+#define SASL_MAX_PAYLOAD	4096
 #define SCRAM_MIN_ITER		1
 #define SCRAM_MAX_ITER		1000000
-#define SCRAM_SALT_MAX		64	/* sizeof ((struct scram_key *)0)->salt */
+#define SCRAM_SALT_MAX		64	/* salt room in a scram_key */
 #define SCRAM_SNONCE_RAW	24	/* random bytes in our nonce part */
-#define SCRAM_SNONCE_MAX	128	/* bytes of our nonce part, with NUL */
+#define SCRAM_SNONCE_MAX	128	/* our nonce part, with NUL */
 #define ACCOUNT_VERSION		1
+
+_Static_assert(sizeof(((struct scram_key *)0)->salt) == SCRAM_SALT_MAX,
+    "SCRAM_SALT_MAX must match struct scram_key");
 
 const char *const sasl_mechanisms[] = {
 	"SCRAM-SHA-256",
@@ -53,7 +57,7 @@ enum sasl_mech { MECH_SCRAM, MECH_PLAIN };
 
 enum sasl_state {
 	ST_START,	/* waiting for client-first / the PLAIN message */
-	ST_FINAL,	/* SCRAM: server-first sent, waiting for client-final */
+	ST_FINAL,	/* SCRAM: server-first sent, wait for client-final */
 	ST_SUCCESS,
 	ST_FAILED
 };
@@ -63,20 +67,20 @@ struct sasl {
 	enum sasl_mech	 mech;
 	enum scram_hash	 hash;		/* SCRAM only */
 	enum sasl_state	 state;
-	int		 prompted;	/* sent an empty challenge already */
+	int		 prompted;	/* sent the empty challenge */
 	sasl_lookup_fn	 lookup;
 	void		*ctx;
 	const char	*condition;	/* set on failure */
 	const char	*reason;	/* for the log */
 	char		*username;	/* normalised localpart */
 	char		*authzid;	/* as sent, NULL if none */
-	char		*out;		/* last payload handed to the caller */
+	char		*out;		/* payload for the caller */
 
 	/* SCRAM state between server-first and client-final. */
 	int		 known;		/* account and key exist */
 	const char	*unknown_why;	/* log reason when !known */
 	struct scram_key key;		/* the account's or a fake one */
-	char		*cbind;		/* expected c= value (base64 gs2 header) */
+	char		*cbind;		/* base64 gs2 header */
 	char		*first_bare;	/* client-first-message-bare */
 	size_t		 first_bare_len;
 	char		*server_first;
@@ -191,7 +195,7 @@ iter_is_valid(unsigned iter)
 	return iter >= SCRAM_MIN_ITER && iter <= SCRAM_MAX_ITER;
 }
 
-/* Can k be used for an exchange with hash h? */
+/* Is k complete and within our limits (a record from disk may not be)? */
 static int
 key_is_usable(const struct scram_key *k)
 {
@@ -209,20 +213,22 @@ scram_derive(enum scram_hash h, const char *password, size_t pwlen,
     struct scram_key *k)
 {
 	unsigned char salted[SCRAM_MAX_HASH], ckey[SCRAM_MAX_HASH];
+	unsigned char s[SCRAM_SALT_MAX];
 	size_t n = scram_hash_len(h);
 
 	if (n == 0 || password == NULL || pwlen == 0 || !iter_is_valid(iter))
 		return -1;
 	if (salt != NULL && (salt_len == 0 || salt_len > SCRAM_SALT_MAX))
 		return -1;
-	memset(k, 0, sizeof *k);
+	/* Copied first: salt may point into *k itself (re-deriving a key). */
 	if (salt == NULL) {
-		random_bytes(k->salt, SCRAM_SALT_LEN);
-		k->salt_len = SCRAM_SALT_LEN;
-	} else {
-		memcpy(k->salt, salt, salt_len);
-		k->salt_len = salt_len;
-	}
+		salt_len = SCRAM_SALT_LEN;
+		random_bytes(s, salt_len);
+	} else
+		memcpy(s, salt, salt_len);
+	memset(k, 0, sizeof *k);
+	memcpy(k->salt, s, salt_len);
+	k->salt_len = salt_len;
 	k->iter = iter;
 	scram_hi(h, password, pwlen, k->salt, k->salt_len, iter, salted);
 	hmac_once(h, salted, n, "Client Key", 10, ckey);
@@ -395,7 +401,8 @@ parse_header(const char *p, size_t n, char *err, size_t errlen)
 	}
 	for (i = m; i < n; i++)
 		if (!is_digit(p[i])) {
-			set_err(err, errlen, "line 1: bad account file version");
+			set_err(err, errlen,
+			    "line 1: bad account file version");
 			return -1;
 		}
 	if (p[m] == '0') {
@@ -468,14 +475,15 @@ parse_key_line(const char *p, size_t n, int lineno, struct account_creds *c,
 		return -1;
 	}
 	if (got == 0 || got > SCRAM_SALT_MAX) {
-		set_err(err, errlen, "line %d: salt must be 1..%d bytes", lineno,
-		    SCRAM_SALT_MAX);
+		set_err(err, errlen, "line %d: salt must be 1..%d bytes",
+		    lineno, SCRAM_SALT_MAX);
 		return -1;
 	}
 	k->salt_len = got;
 	if (parse_b64_field(f[3], fl[3], k->stored_key, sizeof k->stored_key,
 	    &got) == -1) {
-		set_err(err, errlen, "line %d: StoredKey is not base64", lineno);
+		set_err(err, errlen, "line %d: StoredKey is not base64",
+		    lineno);
 		return -1;
 	}
 	if (got != hl) {
@@ -485,7 +493,8 @@ parse_key_line(const char *p, size_t n, int lineno, struct account_creds *c,
 	}
 	if (parse_b64_field(f[4], fl[4], k->server_key, sizeof k->server_key,
 	    &got) == -1) {
-		set_err(err, errlen, "line %d: ServerKey is not base64", lineno);
+		set_err(err, errlen, "line %d: ServerKey is not base64",
+		    lineno);
 		return -1;
 	}
 	if (got != hl) {
@@ -528,7 +537,8 @@ account_creds_parse(const char *text, size_t len, struct account_creds *c,
 			goto bad;
 		}
 		if (lineno == 1) {
-			if (parse_header(p, (size_t)(nl - p), err, errlen) == -1)
+			if (parse_header(p, (size_t)(nl - p), err,
+			    errlen) == -1)
 				goto bad;
 		} else if (parse_key_line(p, (size_t)(nl - p), lineno, c, err,
 		    errlen) == -1)
@@ -622,7 +632,8 @@ fail(struct sasl *s, const char *condition, const char *reason)
 	return SASL_FAILURE;
 }
 
-/* Hand p (NUL-terminated, n bytes, from xmalloc) to the caller. */
+/* Keep p (a NUL-terminated string from xmalloc) as the payload handed to
+ * the caller, dropping the previous one. */
 static void
 set_out(struct sasl *s, char *p)
 {
@@ -761,7 +772,8 @@ load_key(struct sasl *s, enum scram_hash h)
 	} else {
 		fake_key(h, s->username, &s->key);
 		s->known = 0;
-		s->unknown_why = found ? "no key for this hash" : "unknown user";
+		s->unknown_why = found ? "no key for this hash" :
+		    "unknown user";
 	}
 	explicit_bzero(&creds, sizeof creds);
 }
@@ -780,7 +792,7 @@ server_nonce(char *out, size_t outlen)
 #endif
 	random_bytes(raw, sizeof raw);
 	if (b64_encode(raw, sizeof raw, out, outlen) == -1)
-		out[0] = '\0';	/* cannot happen: outlen is sized for it */
+		out[0] = '\0';	/* cannot happen: outlen fits it */
 }
 
 static enum sasl_status
@@ -895,7 +907,8 @@ auth_hmac(const struct sasl *s, const unsigned char *key, const char *final,
 	br_hmac_key_context kc;
 	br_hmac_context hc;
 
-	br_hmac_key_init(&kc, hash_class(s->hash), key, scram_hash_len(s->hash));
+	br_hmac_key_init(&kc, hash_class(s->hash), key,
+	    scram_hash_len(s->hash));
 	br_hmac_init(&hc, &kc, 0);
 	br_hmac_update(&hc, s->first_bare, s->first_bare_len);
 	br_hmac_update(&hc, ",", 1);

@@ -79,15 +79,18 @@ void	 sasl_free(struct sasl *);
  * (may be empty).  On SASL_CONTINUE/SASL_SUCCESS *out / *outlen is the
  * raw payload to base64 and send (owned by the sasl object, valid until the
  * next call).  After SASL_SUCCESS sasl_username() is the authenticated
- * localpart.
+ * localpart.  An empty first payload (no initial response) gets one empty
+ * challenge; payloads over 4096 bytes fail.  in is never kept: the caller
+ * wipes it (a PLAIN payload holds the password).
  */
 enum sasl_status sasl_step(struct sasl *, const char *in, size_t inlen,
 	    const char **out, size_t *outlen);
 /* RFC 6120 section 6.5 condition: "not-authorized", "malformed-request",
  * "invalid-authzid", "invalid-mechanism", "encryption-required",
- * "credentials-expired", "account-disabled", "temporary-auth-failure". */
+ * "credentials-expired", "account-disabled", "temporary-auth-failure".
+ * NULL unless the last step returned SASL_FAILURE. */
 const char *sasl_condition(const struct sasl *);
-const char *sasl_username(const struct sasl *);
+const char *sasl_username(const struct sasl *);	/* NULL until SUCCESS */
 const char *sasl_authzid(const struct sasl *);	/* NULL if none given */
 /* Human-readable reason for logs (never contains secrets). */
 const char *sasl_log_reason(const struct sasl *);

@@ -444,12 +444,18 @@ store_user_dir(const char *host, const char *local, char *out,
 		out[0] = '\0';
 	if (!store_is_open())
 		return -1;
-	if (host == NULL || local == NULL || out == NULL) {
+	if (host == NULL || out == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (store_escape(host, eh, sizeof eh) == -1 ||
-	    store_escape(local, el, sizeof el) == -1)
+	if (store_escape(host, eh, sizeof eh) == -1)
+		return -1;
+	if (local == NULL)
+		/* The host's own files: '%' followed by a non-hex letter is
+		 * something store_escape() never writes, so no account can
+		 * have this directory. */
+		strlcpy_ok(el, STORE_HOST_DIR, sizeof el);
+	else if (store_escape(local, el, sizeof el) == -1)
 		return -1;
 	return join(out, outlen, "%s/%s/%s", store_dir, eh, el);
 }
@@ -540,8 +546,8 @@ names_cmp(const void *a, const void *b)
 /*
  * Read the entries of the open directory d into ns.  Names starting with
  * '.' are never ours to list.  With users set, only directories whose
- * names unescape are kept (unescaped); otherwise regular files and
- * directories (so a module can walk "pep/<node>/"), minus temp files.
+ * names unescape are kept (unescaped); otherwise only regular files, minus
+ * temp files: callers read every name they are given.
  */
 static int
 read_entries(DIR *d, int users, struct names *ns)
@@ -571,7 +577,7 @@ read_entries(DIR *d, int users, struct names *ns)
 				continue;
 			names_add(ns, local);
 		} else {
-			if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			if (!S_ISREG(st.st_mode))
 				continue;
 			names_add(ns, de->d_name);
 		}

@@ -28,6 +28,13 @@ const char *store_root(void);
 int	 store_escape(const char *in, char *out, size_t outlen);
 int	 store_unescape(const char *in, char *out, size_t outlen);
 
+/*
+ * local == NULL everywhere below means the host's own directory
+ * (<data_path>/<host>/%host), for server-wide data such as the MOTD; no
+ * account can be named so.
+ */
+#define STORE_HOST_DIR	"%host"
+
 /* Path of the account directory, or of a file in it (name may contain
  * '/' for subdirectories made by the server, e.g. "offline/00000001").
  * 0, or -1 if it does not fit. */

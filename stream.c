@@ -153,6 +153,10 @@ send_features(struct c2s *s)
 			xml_add_text_child(n, "mechanism", NULL, *m);
 		}
 	}
+	if (!s->authed && s->tls)
+		for (const struct module *const *m = modules_all(); *m; m++)
+			if ((*m)->preauth_features && module_enabled(*m))
+				(*m)->preauth_features(f, s->host);
 	if (s->authed) {
 		xml_add(f, "bind", NS_BIND);
 		n = xml_add(f, "session", NS_SESSION);
@@ -533,6 +537,54 @@ on_client_stanza(struct c2s *s, struct xml_node *st)
 }
 
 static void
+preauth_reply(const struct iq_req *r, struct xml_node *reply)
+{
+	struct c2s *s = r->reply_ctx;
+
+	/* No JIDs exist yet: the reply goes back on this stream as it is. */
+	xml_set_attr(reply, "to", NULL);
+	xml_set_attr(reply, "from", NULL);
+	conn_send_xml(s->conn, reply, NS_CLIENT);
+}
+
+/*
+ * An IQ before authentication (in-band registration, XEP-0077): only on
+ * an encrypted stream, and only for namespaces a module takes there.
+ */
+static int
+preauth_iq(struct c2s *s, struct xml_node *st)
+{
+	struct xml_node *payload = xml_first_element(st);
+	const char *type = xml_attr(st, "type");
+	struct iq_req r;
+
+	if (payload == NULL || type == NULL || !modules_handle_preauth(payload->ns))
+		return 0;
+	if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
+		return 1;	/* results and errors: nothing to answer */
+	memset(&r, 0, sizeof r);
+	r.iq = st;
+	r.payload = payload;
+	r.type = strcmp(type, "get") == 0 ? IQ_GET : IQ_SET;
+	r.where = IQ_PREAUTH;
+	r.id = xml_attr(st, "id");
+	r.preauth = 1;
+	r.peer_ip = s->conn->ip;
+	r.host = s->host;
+	strlcpy_ok(r.to.domain, s->host, sizeof r.to.domain);
+	r.reply_fn = preauth_reply;
+	r.reply_ctx = s;
+	xml_set_attr(st, "from", NULL);
+	xml_set_attr(st, "to", NULL);
+	if (r.id == NULL) {
+		iq_error(&r, ERR_BAD_REQUEST, "An IQ needs an id");
+		return 1;
+	}
+	modules_dispatch_iq(&r);
+	return 1;
+}
+
+static void
 on_stanza(struct c2s *s, struct xml_node *st, size_t remaining)
 {
 	int is_stanza = st->ns != NULL && strcmp(st->ns, NS_CLIENT) == 0 &&
@@ -548,10 +600,12 @@ on_stanza(struct c2s *s, struct xml_node *st, size_t remaining)
 		return;
 	}
 	if (!s->tls && server_config()->c2s_require_encryption) {
-		stream_error(s, "policy-violation", "STARTTLS is required");
+		stream_error(s, "not-authorized", "STARTTLS is required first");
 		return;
 	}
 	if (!s->authed) {
+		if (xml_is(st, "iq", NS_CLIENT) && preauth_iq(s, st))
+			return;
 		stream_error(s, "not-authorized", "Authenticate first");
 		return;
 	}

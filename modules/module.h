@@ -109,7 +109,8 @@ enum { IQ_GET = 1, IQ_SET = 2 };
 enum {
 	IQ_TO_SERVER = 1,	/* to the host (or absent 'to' if no account handler) */
 	IQ_TO_SELF = 2,		/* to the sender's own bare JID, or absent 'to' */
-	IQ_TO_CONTACT = 4	/* to another account's bare JID, on its behalf */
+	IQ_TO_CONTACT = 4,	/* to another account's bare JID, on its behalf */
+	IQ_PREAUTH = 8		/* on a TLS stream before authentication */
 };
 
 struct iq_req {
@@ -123,6 +124,13 @@ struct iq_req {
 	struct jid	 to;		/* host, or bare account JID */
 	const char	*to_str;	/* what to answer from */
 	struct session	*sess;		/* the asking local session, or NULL */
+	/* Before authentication (IQ_PREAUTH handlers only): no JIDs; the
+	 * reply goes straight back on the stream. */
+	int		 preauth;
+	const char	*peer_ip;	/* the client's address, if c2s */
+	const char	*host;		/* the host the stream is for */
+	void		(*reply_fn)(const struct iq_req *, struct xml_node *);
+	void		*reply_ctx;
 };
 
 struct iq_handler {
@@ -139,6 +147,9 @@ struct iq_handler {
 struct xml_node *iq_result(const struct iq_req *);
 /* Send and free a reply made by iq_result(). */
 void	 iq_reply(const struct iq_req *, struct xml_node *reply);
+/* Reply with an error (the core does this for a handler's return value;
+ * handlers that have already sent partial replies may call it). */
+void	 iq_error(const struct iq_req *, enum stanza_error, const char *text);
 /* Reply with an empty result. */
 enum stanza_error iq_ok(const struct iq_req *);
 
@@ -164,6 +175,12 @@ struct module {
 	void	(*account_deleted)(const char *host, const char *local);
 	/* Extra stream features after bind (e.g. rosterver). */
 	void	(*stream_features)(struct xml_node *features);
+	/* Extra stream features before authentication, on TLS streams. */
+	void	(*preauth_features)(struct xml_node *features, const char *host);
+	/* Is key = value valid in the module's [NAME] section?  0, or -1 with
+	 * a reason.  Read values with config_module_opt(). */
+	int	(*config_check)(const char *key, const char *value, char *err,
+		    size_t errlen);
 };
 
 /* modules.c */
@@ -174,6 +191,8 @@ int	 module_enabled(const struct module *);
 const struct module *const *modules_all(void);
 /* Dispatch an IQ get/set addressed as r says; sends exactly one reply. */
 void	 modules_dispatch_iq(struct iq_req *);
+/* Does an enabled module answer IQs in ns before authentication? */
+int	 modules_handle_preauth(const char *ns);
 /* Collect disco#info features of the enabled modules. */
 void	 modules_add_features(struct xml_node *query);
 

@@ -10,15 +10,41 @@
 
 #include "module.h"
 
-extern const struct module mod_roster, mod_presence, mod_offline, mod_ping;
+/*
+ * Modules still being written are declared weak: until their file exists
+ * their entry is NULL and skipped, so work on them can land one by one.
+ */
+#define MODULE(x)	extern const struct module x __attribute__((weak))
+MODULE(mod_roster); MODULE(mod_presence); MODULE(mod_offline); MODULE(mod_ping);
+MODULE(mod_disco); MODULE(mod_version); MODULE(mod_uptime); MODULE(mod_time);
+MODULE(mod_private); MODULE(mod_vcard); MODULE(mod_privacy);
+MODULE(mod_blocklist); MODULE(mod_register); MODULE(mod_motd);
+MODULE(mod_welcome); MODULE(mod_admin_adhoc); MODULE(mod_posix);
 
-static const struct module *const table[] = {
-	&mod_roster,
-	&mod_presence,
-	&mod_ping,
-	&mod_offline,
-	NULL
+/* Filters come first (privacy may drop a stanza before anyone sees it),
+ * then the ones that add to stanzas (vcard's photo hash in presence),
+ * then presence itself, then the rest. */
+static const struct module *const all_modules[] = {
+	&mod_privacy, &mod_blocklist, &mod_vcard, &mod_roster, &mod_presence,
+	&mod_disco, &mod_version, &mod_uptime, &mod_time, &mod_ping,
+	&mod_private, &mod_register, &mod_motd, &mod_welcome,
+	&mod_admin_adhoc, &mod_posix, &mod_offline,
 };
+#define NALL	(sizeof all_modules / sizeof all_modules[0])
+static const struct module *table[NALL + 1];
+
+static void
+build_table(void)
+{
+	size_t i, n = 0;
+
+	if (table[0] != NULL)
+		return;
+	for (i = 0; i < NALL; i++)
+		if (all_modules[i] != NULL)
+			table[n++] = all_modules[i];
+	table[n] = NULL;
+}
 
 /*
  * Prosody module names a carried-over configuration may list that this
@@ -51,7 +77,8 @@ in_list(const char *const *l, const char *name)
 static const struct module *
 find(const char *name)
 {
-	for (const struct module *const *m = table; *m; m++)
+	build_table();
+	for (const struct module *const *m = modules_all(); *m; m++)
 		if (strcmp((*m)->name, name) == 0)
 			return *m;
 	return NULL;
@@ -71,7 +98,8 @@ module_names(void)
 
 	if (names[0] != '\0')
 		return names;
-	for (const struct module *const *m = table; *m; m++)
+	build_table();
+	for (const struct module *const *m = modules_all(); *m; m++)
 		n += (size_t)snprintf(names + n, sizeof names - n, "%s%s",
 		    n ? " " : "", (*m)->name);
 	for (const char *const *f = foreign; *f && n < sizeof names; f++)
@@ -82,6 +110,7 @@ module_names(void)
 const struct module *const *
 modules_all(void)
 {
+	build_table();
 	return table;
 }
 
@@ -98,13 +127,14 @@ modules_init(void)
 {
 	const struct config *cfg = server_config();
 
+	build_table();
 	for (size_t i = 0; i < cfg->modules.n; i++) {
 		const char *name = cfg->modules.v[i];
 		if (find(name) == NULL && !in_list(builtin, name))
 			log_warnx("module '%s' is not available in this xmppd; "
 			    "ignored", name);
 	}
-	for (const struct module *const *m = table; *m; m++)
+	for (const struct module *const *m = modules_all(); *m; m++)
 		if ((*m)->init != NULL && module_enabled(*m) && (*m)->init() == -1) {
 			log_warnx("module %s failed to start", (*m)->name);
 			return -1;
@@ -115,7 +145,7 @@ modules_init(void)
 void
 modules_add_features(struct xml_node *query)
 {
-	for (const struct module *const *m = table; *m; m++) {
+	for (const struct module *const *m = modules_all(); *m; m++) {
 		if (!module_enabled(*m) || (*m)->features == NULL)
 			continue;
 		for (const char *const *f = (*m)->features; *f; f++) {
@@ -132,7 +162,7 @@ modules_dispatch_iq(struct iq_req *r)
 	int wrong_type = 0;
 	enum stanza_error e;
 
-	for (const struct module *const *m = table; *m && found == NULL; m++) {
+	for (const struct module *const *m = modules_all(); *m && found == NULL; m++) {
 		if (!module_enabled(*m) || (*m)->iq == NULL)
 			continue;
 		for (h = (*m)->iq; h->fn != NULL; h++) {
@@ -155,11 +185,42 @@ modules_dispatch_iq(struct iq_req *r)
 		return;
 	}
 	if (found == NULL) {
-		route_error(r->iq, wrong_type ? ERR_BAD_REQUEST :
+		iq_error(r, wrong_type ? ERR_BAD_REQUEST :
 		    ERR_SERVICE_UNAVAILABLE, NULL);
 		return;
 	}
 	e = found->fn(r);
 	if (e != ERR_NONE)
-		route_error(r->iq, e, NULL);
+		iq_error(r, e, NULL);
+}
+
+int
+module_config_check(const char *module, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	const struct module *m = find(module);
+
+	if (m == NULL) {
+		snprintf(err, errlen, "module '%s' is not available in this "
+		    "xmppd, so [%s] has no settings", module, module);
+		return -1;
+	}
+	if (m->config_check == NULL) {
+		snprintf(err, errlen, "module '%s' has no settings", module);
+		return -1;
+	}
+	return m->config_check(key, value, err, errlen);
+}
+
+int
+modules_handle_preauth(const char *ns)
+{
+	for (const struct module *const *m = modules_all(); *m; m++) {
+		if (!module_enabled(*m) || (*m)->iq == NULL)
+			continue;
+		for (const struct iq_handler *h = (*m)->iq; h->fn != NULL; h++)
+			if ((h->where & IQ_PREAUTH) && strcmp(h->ns, ns) == 0)
+				return 1;
+	}
+	return 0;
 }

@@ -21,6 +21,10 @@
 #include "sasl.h"
 #include "util.h"
 
+#ifndef XMPPD_TEST
+#error "test_sasl.c needs -DXMPPD_TEST (it uses sasl_test_set_nonce)"
+#endif
+
 /* ---- helpers ---- */
 
 static size_t
@@ -100,7 +104,8 @@ static void
 check_key_from_salted(enum scram_hash h, const struct scram_key *k,
     const unsigned char *sp, const char *what)
 {
-	unsigned char ck[SCRAM_MAX_HASH], sk[SCRAM_MAX_HASH], vk[SCRAM_MAX_HASH];
+	unsigned char ck[SCRAM_MAX_HASH], sk[SCRAM_MAX_HASH];
+	unsigned char vk[SCRAM_MAX_HASH];
 	size_t n = scram_hash_len(h);
 
 	t_hmac(h, sp, n, "Client Key", 10, ck);
@@ -185,7 +190,8 @@ parse_server_first(const char *sf, char *nonce, size_t noncelen,
 	ssize_t n;
 
 	if (strncmp(sf, "r=", 2) != 0 || s == NULL || i == NULL || i < s ||
-	    (size_t)(s - sf - 2) >= noncelen || (size_t)(i - s - 3) >= sizeof b64)
+	    (size_t)(s - sf - 2) >= noncelen ||
+	    (size_t)(i - s - 3) >= sizeof b64)
 		return -1;
 	memcpy(nonce, sf + 2, (size_t)(s - sf - 2));
 	nonce[s - sf - 2] = '\0';
@@ -289,7 +295,7 @@ test_pbkdf2(void)
 		const char	*salt;
 		size_t		 saltlen;
 		unsigned	 iter;
-		const char	*hex;	/* first block of the derived key */
+		const char	*hex;	/* first block of the key */
 	} v[] = {
 		/* RFC 6070 section 2 */
 		{ SCRAM_SHA1, "password", 8, "salt", 4, 1,
@@ -309,9 +315,11 @@ test_pbkdf2(void)
 		  "56fa6aa75548099dcc37d7f03425e0c37f1c42b2" },
 		/* RFC 7914 section 11 (PBKDF2-HMAC-SHA256), first 32 bytes */
 		{ SCRAM_SHA256, "passwd", 6, "salt", 4, 1,
-		  "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc" },
+		  "55ac046e56e3089fec1691c22544b605"
+		  "f94185216dde0465e68b9d57c20dacbc" },
 		{ SCRAM_SHA256, "Password", 8, "NaCl", 4, 80000,
-		  "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56" },
+		  "4ddcd8f60b98be21830cee5ef22701f9"
+		  "641a4418d04c0414aeff08876b34ab56" },
 	};
 	unsigned char sp[SCRAM_MAX_HASH], mine[SCRAM_MAX_HASH];
 	struct scram_key k;
@@ -355,8 +363,8 @@ test_derive(void)
 		unsigned char sk[20], vk[20], rs[16];
 
 		T_EQ_INT(b64dec("QSXCR+Q6sek8bf92", rs, sizeof rs), 12);
-		T_EQ_INT(scram_derive(SCRAM_SHA1, "pencil", 6, 4096, rs, 12, &k),
-		    0);
+		T_EQ_INT(scram_derive(SCRAM_SHA1, "pencil", 6, 4096, rs, 12,
+		    &k), 0);
 		b64dec("6dlGYMOdZcOPutkcNY8U2g7vK9Y=", sk, sizeof sk);
 		b64dec("D+CSWLOshSulAsxiupA+qs2/fTE=", vk, sizeof vk);
 		T_EQ_MEM(k.stored_key, sk, 20);
@@ -382,6 +390,12 @@ test_derive(void)
 	T_EQ_INT(k.present, 1);
 	T_EXPECT(memcmp(k.salt, k2.salt, SCRAM_SALT_LEN) != 0, "salts differ");
 	T_EXPECT(memcmp(k.stored_key, k2.stored_key, 32) != 0, "keys differ");
+
+	/* re-deriving into the key that holds the salt */
+	k2 = k;
+	T_EQ_INT(scram_derive(SCRAM_SHA256, "pw", 2, 16, k.salt, k.salt_len,
+	    &k), 0);
+	T_EXPECT(memcmp(&k, &k2, sizeof k) == 0, "salt may live in *k");
 
 	/* scram_check_password */
 	T_EQ_INT(scram_check_password(SCRAM_SHA256, &k, "pw", 2), 1);
@@ -587,8 +601,10 @@ test_account(void)
 	parse_fails_s("XMPPD-ACCOUNT 1\n", "line 1: not an xmppd account file");
 	parse_fails_s("xmppd-account 123456789012345678901\n",
 	    "line 1: not an xmppd account file");
-	parse_fails_s("\nxmppd-account 1\n", "line 1: not an xmppd account file");
-	parse_fails_s("xmppd-account 1\r\n", "line 1: bad account file version");
+	parse_fails_s("\nxmppd-account 1\n",
+	    "line 1: not an xmppd account file");
+	parse_fails_s("xmppd-account 1\r\n",
+	    "line 1: bad account file version");
 
 #define L1(rest) "xmppd-account 1\n" rest
 #define SALT1 "QSXCR+Q6sek8bf92"
@@ -984,8 +1000,8 @@ test_scram_hostile(void)
 	/* no lookup function at all: everybody is unknown */
 	s = sasl_new("SCRAM-SHA-256", NULL, NULL);
 	T_EQ_INT(steps(s, "n,,n=user,r=abc", &r), SASL_CONTINUE);
-	steps(s, "c=biws,r=abcSRV,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-	    &r);
+	steps(s, "c=biws,r=abcSRV,"
+	    "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", &r);
 	expect_fail(s, &r, "not-authorized", "unknown user", "no lookup");
 	sasl_free(s);
 	/* an account without this hash's key is handled the same way */
@@ -1005,83 +1021,66 @@ test_scram_hostile(void)
 	sasl_test_set_nonce(NULL);
 
 	/* ---- client-final, one field broken at a time ---- */
-#define F1 "n,,n=user,r=abc"
-	final_case(&db, "SCRAM-SHA-1", F1, "c=eSws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "not-authorized", "channel binding mismatch");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=bix3,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "not-authorized", "channel binding mismatch");
-	final_case(&db, "SCRAM-SHA-1", "y,,n=user,r=abc",
-	    "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "not-authorized", "channel binding mismatch");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=bi#s,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "bad channel-binding encoding");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biw,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "bad channel-binding encoding");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "bad channel-binding encoding");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%sX,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "not-authorized", "nonce mismatch");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=abc,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=%.0s",
-	    "not-authorized", "nonce mismatch");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=abcSRX,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=%.0s",
-	    "not-authorized", "nonce mismatch");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=%.0s",
-	    "not-authorized", "nonce mismatch");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts",
-	    "malformed-request", "bad proof encoding");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4T!=",
-	    "malformed-request", "bad proof encoding");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0C JGbJQyF0X+HI4Ts=",
-	    "malformed-request", "bad proof encoding");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=",
-	    "malformed-request", "bad proof encoding");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI",
-	    "malformed-request", "wrong proof length");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-	    "malformed-request", "wrong proof length");
-	final_case(&db, "SCRAM-SHA-1", F1,
-	    "c=biws,r=%s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-	    "malformed-request", "wrong proof length");
-	final_case(&db, "SCRAM-SHA-256", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "wrong proof length");
+#define F1	"n,,n=user,r=abc"
+#define P20	"p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+#define P32	"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define FC(fmt, cond, why) \
+	final_case(&db, "SCRAM-SHA-1", F1, fmt, cond, why)
+#define NA	"not-authorized"
+#define MR	"malformed-request"
+	FC("c=eSws,r=%s," P20, NA, "channel binding mismatch");
+	FC("c=bix3,r=%s," P20, NA, "channel binding mismatch");
+	final_case(&db, "SCRAM-SHA-1", "y,,n=user,r=abc", "c=biws,r=%s," P20,
+	    NA, "channel binding mismatch");
+	FC("c=bi#s,r=%s," P20, MR, "bad channel-binding encoding");
+	FC("c=biw,r=%s," P20, MR, "bad channel-binding encoding");
+	FC("c=,r=%s," P20, MR, "bad channel-binding encoding");
+	FC("c=biws,r=%sX," P20, NA, "nonce mismatch");
+	FC("c=biws,r=abc," P20 "%.0s", NA, "nonce mismatch");
+	FC("c=biws,r=abcSRX," P20 "%.0s", NA, "nonce mismatch");
+	FC("c=biws,r=," P20 "%.0s", NA, "nonce mismatch");
+	FC("c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts", MR,
+	    "bad proof encoding");
+	FC("c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4T!=", MR,
+	    "bad proof encoding");
+	FC("c=biws,r=%s,p=v0X8v3Bz2T0C JGbJQyF0X+HI4Ts=", MR,
+	    "bad proof encoding");
+	FC("c=biws,r=%s,p=", MR, "bad proof encoding");
+	FC("c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI", MR, "wrong proof length");
+	FC("c=biws,r=%s,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAA", MR,
+	    "wrong proof length");
+	FC("c=biws,r=%s," P32, MR, "wrong proof length");
+	final_case(&db, "SCRAM-SHA-256", F1, "c=biws,r=%s," P20, MR,
+	    "wrong proof length");
 	/* syntactically fine but wrong proofs */
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "not-authorized", "bad proof");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-	    "not-authorized", "bad proof");
-	final_case(&db, "SCRAM-SHA-256", F1, "c=biws,r=%s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-	    "not-authorized", "bad proof");
+	FC("c=biws,r=%s," P20, NA, "bad proof");
+	FC("c=biws,r=%s,p=AAAAAAAAAAAAAAAAAAAAAAAAAAA=", NA, "bad proof");
+	final_case(&db, "SCRAM-SHA-256", F1, "c=biws,r=%s," P32, NA,
+	    "bad proof");
 	/* structure */
-	final_case(&db, "SCRAM-SHA-1", F1, "r=%s,c=biws,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=,x=1",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,r=x,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,1=x,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,x=,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,m=x,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "mandatory extension not supported");
-	final_case(&db, "SCRAM-SHA-1", F1, "%.0s",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws%.0s",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "C=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,P=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-	    "malformed-request", "malformed client-final");
-	final_case(&db, "SCRAM-SHA-1", F1, "c=biws,r=%s,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=\xff",
-	    "malformed-request", "invalid UTF-8");
+	FC("r=%s,c=biws," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s", MR, "malformed client-final");
+	FC("c=biws,r=%s,", MR, "malformed client-final");
+	FC("c=biws,r=%s," P20 ",x=1", MR, "malformed client-final");
+	FC("c=biws,r=%s," P20 "," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s,r=x," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s,c=biws," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s,," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s,1=x," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s,x=," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s,xy=1," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s,m=x," P20, MR, "mandatory extension not supported");
+	FC("%.0s", MR, "malformed client-final");
+	FC("c=biws%.0s", MR, "malformed client-final");
+	FC("C=biws,r=%s," P20, MR, "malformed client-final");
+	FC("c=biws,r=%s,P=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", MR,
+	    "malformed client-final");
+	FC("c=biws,r=%s," P20 "\xff", MR, "invalid UTF-8");
+#undef FC
+#undef NA
+#undef MR
+#undef P20
+#undef P32
 #undef F1
 
 	/* an empty client-final after server-first */
@@ -1120,7 +1119,8 @@ test_scram_hostile(void)
 	FF("n,,", "malformed-request", "malformed client-first");
 	FF("nn,,n=user,r=abc", "malformed-request", "malformed client-first");
 	FF("n,a=,n=user,r=abc", "malformed-request", "bad authzid encoding");
-	FF("n,a=x=2c,n=user,r=abc", "malformed-request", "bad authzid encoding");
+	FF("n,a=x=2c,n=user,r=abc", "malformed-request",
+	    "bad authzid encoding");
 	FF("n,a=user", "malformed-request", "malformed client-first");
 	FF("n,b=user,n=user,r=abc", "malformed-request",
 	    "malformed client-first");
@@ -1136,7 +1136,8 @@ test_scram_hostile(void)
 	FF("n,,n=user,r=abc,", "malformed-request", "malformed client-first");
 	FF("n,,n=user,r=abc,x", "malformed-request", "malformed client-first");
 	FF("n,,n=user,r=abc,x=", "malformed-request", "malformed client-first");
-	FF("n,,n=user,r=abc,1=2", "malformed-request", "malformed client-first");
+	FF("n,,n=user,r=abc,1=2", "malformed-request",
+	    "malformed client-first");
 	FF("n,,n=user,r=abc,,x=1", "malformed-request",
 	    "malformed client-first");
 	FF("n,,n=,r=abc", "malformed-request", "bad username encoding");

@@ -622,6 +622,16 @@ collect_fn(const char *name, void *arg)
 	return c->calls == c->stop_at;
 }
 
+static int
+remove_fn(const char *name, void *arg)
+{
+	char path[PATH_MAX];
+
+	mkpath(path, sizeof path, "offline/%s", name);
+	T_EQ_INT(store_remove("example.com", "dave", path), 0);
+	return collect_fn(name, arg);
+}
+
 static void
 test_list(void)
 {
@@ -642,7 +652,7 @@ test_list(void)
 	T_EQ_INT(store_write("example.com", "dave", "offline/sub/x", "a", 1),
 	    0);
 	store_user_dir("example.com", "dave", dir, sizeof dir);
-	/* temp files, dot files and links are not listed */
+	/* temp files, dot files, directories and links are not listed */
 	mkpath(path, sizeof path, "%s/offline/0000003.tmp.4242", dir);
 	put_file(path, "partial");
 	mkpath(path, sizeof path, "%s/offline/.hidden", dir);
@@ -652,8 +662,8 @@ test_list(void)
 
 	memset(&c, 0, sizeof c);
 	n = store_list("example.com", "dave", "offline", collect_fn, &c);
-	T_EQ_INT(n, 7);
-	T_EQ_STR(c.buf, "%C3%A9,0000001,0000002,0000010,B,a,sub");
+	T_EQ_INT(n, 6);
+	T_EQ_STR(c.buf, "%C3%A9,0000001,0000002,0000010,B,a");
 
 	/* fn stops the walk: the count includes the call that stopped it */
 	memset(&c, 0, sizeof c);
@@ -664,8 +674,11 @@ test_list(void)
 
 	/* the account directory itself, a nested one, missing ones */
 	memset(&c, 0, sizeof c);
-	T_EQ_INT(store_list("example.com", "dave", NULL, collect_fn, &c), 1);
-	T_EQ_STR(c.buf, "offline");
+	T_EQ_INT(store_list("example.com", "dave", NULL, collect_fn, &c), 0);
+	T_EQ_INT(store_write("example.com", "dave", "vcard", "v", 1), 0);
+	memset(&c, 0, sizeof c);
+	T_EQ_INT(store_list("example.com", "dave", "", collect_fn, &c), 1);
+	T_EQ_STR(c.buf, "vcard");
 	memset(&c, 0, sizeof c);
 	T_EQ_INT(store_list("example.com", "dave", "offline/sub", collect_fn,
 	    &c), 1);
@@ -686,14 +699,17 @@ test_list(void)
 	    &c), -1);
 	T_EQ_INT(errno, ENOTDIR);
 
-	/* fn may remove what it is shown */
+	/* fn may remove what it is shown, as offline delivery does */
 	memset(&c, 0, sizeof c);
-	n = store_list("example.com", "dave", "offline", collect_fn, &c);
-	T_EQ_INT(n, 7);
-	T_EQ_INT(store_remove("example.com", "dave", "offline/0000001"), 0);
+	T_EQ_INT(store_list("example.com", "dave", "offline", remove_fn, &c),
+	    6);
+	T_EQ_STR(c.buf, "%C3%A9,0000001,0000002,0000010,B,a");
 	memset(&c, 0, sizeof c);
 	T_EQ_INT(store_list("example.com", "dave", "offline", collect_fn, &c),
-	    6);
+	    0);
+	memset(&c, 0, sizeof c);
+	T_EQ_INT(store_list("example.com", "dave", "offline/sub", collect_fn,
+	    &c), 1);
 
 	/* the planted temp file of "another process" is ours to clean */
 	mkpath(path, sizeof path, "%s/offline/0000003.tmp.4242", dir);

@@ -1,0 +1,300 @@
+"""
+Raw-XML tests of authentication and resource binding (RFC 6120 sections 6
+and 7): SASL before TLS, PLAIN and SCRAM failures, the attempt limit,
+stanzas before authentication or binding, generated resources, resource
+conflicts and the per-account session limit.
+"""
+
+import base64
+
+from lib import Server
+from rawxmpp import (
+    C, NS_BIND, NS_SASL, NS_STANZAS, NS_TLS, Failures, Raw, client, dump,
+    is_message, local_name, q, stanza_error,
+)
+
+SUCCESS = q(NS_SASL, 'success')
+FAILURE = q(NS_SASL, 'failure')
+
+
+def _failure_condition(el):
+    assert el.tag == FAILURE, 'expected a SASL <failure/>, got %s' % dump(el)
+    conds = [local_name(c.tag) for c in el if local_name(c.tag) != 'text']
+    assert len(conds) == 1, 'SASL failure with conditions %r: %s' % (conds, dump(el))
+    return conds[0]
+
+
+def _tls_stream(srv):
+    r = Raw(srv.c2s_port)
+    r.open()
+    r.starttls()
+    return r
+
+
+def test_auth_before_tls_is_refused():
+    """TLS is required: SASL before STARTTLS gets <encryption-required/>
+    and the stream stays usable; PLAIN is never accepted in the clear."""
+    with Server() as srv:
+        r = Raw(srv.c2s_port)
+        r.open()
+        r.send("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
+               % (NS_SASL, Raw.plain_payload('alice', 'alice-pw')))
+        el = r.next()
+        assert _failure_condition(el) == 'encryption-required', dump(el)
+        # SCRAM in the clear too.
+        r.send("<auth xmlns='%s' mechanism='SCRAM-SHA-256'>%s</auth>"
+               % (NS_SASL, base64.b64encode(b'n,,n=alice,r=abcdefghijklmnop').decode()))
+        el = r.next()
+        assert _failure_condition(el) == 'encryption-required', dump(el)
+        # Still open: STARTTLS and a normal login on the same connection.
+        r.starttls()
+        el = r.auth_plain('alice', 'alice-pw')
+        assert el.tag == SUCCESS, dump(el)
+        assert r.bind('x') == 'alice@localhost/x'
+        r.sync()
+
+
+def test_plain_wrong_credentials():
+    with Server() as srv:
+        r = _tls_stream(srv)
+        fails = Failures()
+
+        def bad(user, pw):
+            el = r.auth_plain(user, pw)
+            assert _failure_condition(el) == 'not-authorized', dump(el)
+
+        fails.run('wrong password', bad, 'alice', 'wrong')
+        # An unknown account looks exactly the same (no account probing).
+        fails.run('unknown user', bad, 'nobody', 'alice-pw')
+        fails.run('empty password', bad, 'alice', '')
+        fails.raise_if_any()
+        # Three failures are below the limit of 5: the right password works.
+        el = r.auth_plain('alice', 'alice-pw')
+        assert el.tag == SUCCESS, dump(el)
+        assert r.bind('x') == 'alice@localhost/x'
+
+
+def test_auth_attempts_limit():
+    """auth_attempts=3: three failures, then <policy-violation/>."""
+    with Server(limits={'auth_attempts': 3}) as srv:
+        r = _tls_stream(srv)
+        for i in range(3):
+            el = r.auth_plain('alice', 'wrong-%d' % i)
+            assert _failure_condition(el) == 'not-authorized', 'attempt %d: %s' % (i + 1, dump(el))
+        r.expect_stream_error('policy-violation')
+        # Another connection can still log in.
+        client(srv, 'alice').sync()
+
+
+def test_sasl_protocol_errors():
+    with Server() as srv:
+        fails = Failures()
+
+        def case(payload_xml, conditions):
+            r = _tls_stream(srv)
+            r.send(payload_xml)
+            el = r.next()
+            got = _failure_condition(el)
+            assert got in conditions, 'condition %r, expected %s' % (got, '|'.join(conditions))
+            # The stream is still open and usable.
+            el = r.auth_plain('alice', 'alice-pw')
+            assert el.tag == SUCCESS, 'login after the failure: %s' % dump(el)
+
+        fails.run('unknown mechanism', case,
+                  "<auth xmlns='%s' mechanism='X-UNKNOWN'>AA==</auth>" % NS_SASL,
+                  ('invalid-mechanism',))
+        fails.run('bad base64', case,
+                  "<auth xmlns='%s' mechanism='PLAIN'>!!not*base64!!</auth>" % NS_SASL,
+                  ('incorrect-encoding',))
+        fails.run('PLAIN without NUL separators', case,
+                  "<auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
+                  % (NS_SASL, base64.b64encode(b'alicealice-pw').decode()),
+                  ('malformed-request', 'not-authorized'))
+        fails.run('authzid of another user', case,
+                  "<auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
+                  % (NS_SASL, Raw.plain_payload('alice', 'alice-pw', 'bob@localhost')),
+                  ('invalid-authzid',))
+        fails.raise_if_any()
+
+        # An authzid naming the user itself is fine.
+        r = _tls_stream(srv)
+        el = r.auth_plain('alice', 'alice-pw', authzid='alice@localhost')
+        assert el.tag == SUCCESS, dump(el)
+        assert r.bind('z') == 'alice@localhost/z'
+        # The bound JID is alice's, whatever the authzid said.
+        r.sync()
+
+
+def test_scram_exchanges():
+    with Server() as srv:
+        fails = Failures()
+
+        def good(mech):
+            r = _tls_stream(srv)
+            el = r.auth_scram('alice', 'alice-pw', mech=mech)
+            assert el.tag == SUCCESS, dump(el)
+            assert r.bind('s') == 'alice@localhost/s'
+            r.sync()
+            r.close()
+
+        def bad(mech, pw, tamper=None, conditions=('not-authorized',)):
+            r = _tls_stream(srv)
+            el = r.auth_scram('alice', pw, mech=mech, tamper_final=tamper)
+            assert el.tag != SUCCESS, 'SCRAM succeeded: %s' % dump(el)
+            got = _failure_condition(el)
+            assert got in conditions, 'condition %r, expected %s' % (got, conditions)
+
+        def flip_proof(final):
+            head, proof = final.rsplit(',p=', 1)
+            raw = bytearray(base64.b64decode(proof))
+            raw[0] ^= 1
+            return head + ',p=' + base64.b64encode(bytes(raw)).decode()
+
+        def other_nonce(final):
+            return final.replace(',r=', ',r=X', 1)
+
+        fails.run('SCRAM-SHA-256', good, 'SCRAM-SHA-256')
+        fails.run('SCRAM-SHA-1', good, 'SCRAM-SHA-1')
+        fails.run('SCRAM-SHA-256 wrong password', bad, 'SCRAM-SHA-256', 'nope')
+        fails.run('SCRAM-SHA-1 wrong password', bad, 'SCRAM-SHA-1', 'nope')
+        fails.run('SCRAM tampered proof', bad, 'SCRAM-SHA-256', 'alice-pw', flip_proof)
+        fails.run('SCRAM foreign nonce', bad, 'SCRAM-SHA-256', 'alice-pw', other_nonce,
+                  ('not-authorized', 'malformed-request'))
+        fails.run('SCRAM unknown user', lambda: _scram_unknown(srv))
+        fails.run('SCRAM abort', lambda: _scram_abort(srv))
+        fails.raise_if_any()
+
+
+def _scram_unknown(srv):
+    r = _tls_stream(srv)
+    el = r.auth_scram('nobody', 'pw')
+    assert el.tag != SUCCESS, dump(el)
+    assert _failure_condition(el) == 'not-authorized', dump(el)
+
+
+def _scram_abort(srv):
+    r = _tls_stream(srv)
+    r.send("<auth xmlns='%s' mechanism='SCRAM-SHA-256'>%s</auth>"
+           % (NS_SASL, base64.b64encode(b'n,,n=alice,r=0123456789abcdef').decode()))
+    ch = r.next()
+    assert ch.tag == q(NS_SASL, 'challenge'), dump(ch)
+    r.send("<abort xmlns='%s'/>" % NS_SASL)
+    el = r.next()
+    assert _failure_condition(el) == 'aborted', dump(el)
+    el = r.auth_plain('alice', 'alice-pw')
+    assert el.tag == SUCCESS, 'login after abort: %s' % dump(el)
+
+
+def test_stanzas_before_authentication():
+    """RFC 6120 4.9.3.12: stanzas before the stream is authenticated end
+    it with <not-authorized/>; nothing is delivered."""
+    with Server() as srv:
+        bob = client(srv, 'bob', 'b')
+        fails = Failures()
+
+        def case(tls, stanza):
+            r = Raw(srv.c2s_port)
+            r.open()
+            if tls:
+                r.starttls()
+            r.send(stanza)
+            r.expect_stream_error('not-authorized')
+
+        msg = "<message to='bob@localhost/b' type='chat'><body>sneaky</body></message>"
+        fails.run('message before TLS', case, False, msg)
+        fails.run('presence before TLS', case, False, "<presence/>")
+        fails.run('iq before TLS', case, False,
+                  "<iq type='get' id='p' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        fails.run('message after TLS', case, True, msg)
+        fails.run('iq after TLS', case, True,
+                  "<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
+        fails.run('presence after TLS', case, True, "<presence to='bob@localhost'/>")
+        fails.raise_if_any()
+        bob.assert_nothing(what='nothing from unauthenticated streams')
+
+
+def test_stanza_before_bind():
+    with Server() as srv:
+        bob = client(srv, 'bob', 'b')
+        r = Raw(srv.c2s_port)
+        r.open()
+        r.starttls()
+        assert r.auth_plain('alice', 'alice-pw').tag == SUCCESS
+        r.send("<message to='bob@localhost/b' type='chat'><body>unbound</body></message>")
+        r.expect_stream_error('not-authorized')
+        bob.assert_nothing(is_message(), what='no message from an unbound stream')
+
+
+def test_bind_generated_and_requested_resources():
+    with Server() as srv:
+        a1 = Raw(srv.c2s_port)
+        j1 = a1.login('alice', 'alice-pw', presence=False)
+        a2 = Raw(srv.c2s_port)
+        j2 = a2.login('alice', 'alice-pw', presence=False)
+        for j in (j1, j2):
+            assert j.startswith('alice@localhost/') and len(j) > len('alice@localhost/'), j
+        assert j1 != j2, 'two sessions got the same generated resource %r' % j1
+        a3 = Raw(srv.c2s_port)
+        assert a3.login('alice', 'alice-pw', resource='phone', presence=False) == \
+            'alice@localhost/phone'
+        # Each session is reachable at its own full JID.
+        bob = client(srv, 'bob', 'b')
+        for r, j in ((a1, j1), (a2, j2), (a3, 'alice@localhost/phone')):
+            bob.message(j, 'to ' + j, type='chat')
+            m = r.expect(is_message(body='to ' + j))
+            assert m.get('to') == j, dump(m)
+        for r in (a1, a2, a3):
+            r.assert_nothing(is_message(), what='no message meant for another resource')
+
+
+def test_bind_bad_resource():
+    with Server() as srv:
+        r = Raw(srv.c2s_port)
+        r.open()
+        r.starttls()
+        assert r.auth_plain('alice', 'alice-pw').tag == SUCCESS
+        reply = r.bind_iq('x' * 1100)
+        assert reply.get('type') == 'error', dump(reply)
+        assert stanza_error(reply) == ('modify', 'bad-request'), dump(reply)
+        # The stream is still there and binding properly works.
+        assert r.bind('ok') == 'alice@localhost/ok'
+        r.sync()
+
+
+def test_bind_resource_conflict():
+    """The same resource again: the old session gets <conflict/>, the new
+    one takes over the full JID."""
+    with Server() as srv:
+        old = client(srv, 'alice', 'desk')
+        new = Raw(srv.c2s_port)
+        assert new.login('alice', 'alice-pw', resource='desk') == 'alice@localhost/desk'
+        old.expect_stream_error('conflict', skip_stanzas=True)
+        bob = client(srv, 'bob', 'b')
+        bob.message('alice@localhost/desk', 'who is desk?')
+        m = new.expect(is_message(body='who is desk?'))
+        assert m.get('from') == 'bob@localhost/b', dump(m)
+        new.sync()
+
+
+def test_bind_max_resources():
+    with Server(limits={'max_resources': 2}) as srv:
+        s1 = client(srv, 'alice', 'one')
+        s2 = client(srv, 'alice', 'two')
+        s3 = Raw(srv.c2s_port)
+        s3.open()
+        s3.starttls()
+        assert s3.auth_plain('alice', 'alice-pw').tag == SUCCESS
+        reply = s3.bind_iq('three')
+        assert reply.get('type') == 'error', 'third session bound: %s' % dump(reply)
+        assert stanza_error(reply) == ('cancel', 'resource-constraint'), dump(reply)
+        # The existing sessions were not touched.
+        s1.sync()
+        s2.sync()
+        # Other accounts are not limited by alice's sessions.
+        client(srv, 'bob', 'b').sync()
+        # When one leaves, the waiting stream can bind.
+        s1.stream_close()
+        assert s1.closed()
+        s2.sync()
+        assert s3.bind('three') == 'alice@localhost/three'
+        s3.sync()
