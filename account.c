@@ -9,6 +9,7 @@
 
 #include "account.h"
 #include "modules/module.h"
+#include "router.h"
 #include "sasl.h"
 
 static int
@@ -50,7 +51,15 @@ account_create(const char *host, const char *local, const char *password,
 		    strerror(errno));
 		return -1;
 	}
-	return write_creds(host, local, password, err, errlen);
+	if (write_creds(host, local, password, err, errlen) == -1) {
+		store_user_delete(host, local);
+		return -1;
+	}
+	if (server_config() != NULL)
+		for (const struct module *const *m = modules_all(); *m; m++)
+			if ((*m)->account_created != NULL && module_enabled(*m))
+				(*m)->account_created(host, local);
+	return 0;
 }
 
 int
@@ -72,6 +81,11 @@ account_delete(const char *host, const char *local, char *err, size_t errlen)
 		snprintf(err, errlen, "%s@%s does not exist", local, host);
 		errno = ENOENT;
 		return -1;
+	}
+	if (server_config() != NULL) {
+		char bare[2 * 1024 + 2];
+		snprintf(bare, sizeof bare, "%s@%s", local, host);
+		router_kick_user(bare, "not-authorized", "Account deleted");
 	}
 	for (const struct module *const *m = modules_all(); *m; m++)
 		if ((*m)->account_deleted != NULL)

@@ -212,6 +212,18 @@ router_kick_user(const char *bare, const char *condition, const char *text)
 }
 
 void
+sessions_each(void (*fn)(struct session *, void *), void *arg)
+{
+	router_each_session(fn, arg);
+}
+
+size_t
+sessions_count(void)
+{
+	return nsessions;
+}
+
+void
 router_each_session(void (*fn)(struct session *, void *), void *arg)
 {
 	for (size_t i = 0; i < USER_BUCKETS; i++) {
@@ -598,6 +610,10 @@ route(struct xml_node *st)
 		route_error(st, ERR_JID_MALFORMED, NULL);
 		return;
 	}
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->route_filter && module_enabled(*m) &&
+		    (*m)->route_filter(st, &to))
+			return;
 	if (!host_is_local(to.domain)) {
 		if (xml_is(st, "presence", NULL)) {
 			/* Presence errors would only be noise for the user. */

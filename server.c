@@ -332,6 +332,15 @@ reload(void)
 	log_info("configuration reloaded");
 }
 
+static int reload_requested;
+
+void
+server_request_reload(void)
+{
+	reload_requested = 1;
+	loop_wake();
+}
+
 static void
 begin_shutdown(void)
 {
@@ -372,6 +381,10 @@ tick(int64_t now)
 static void
 after_pass(void)
 {
+	if (reload_requested) {
+		reload_requested = 0;
+		reload();
+	}
 	conn_flush_dirty();
 	conn_reap();
 	if (stopping && conn_count() == 0)
@@ -416,6 +429,9 @@ server_run(struct config *c, const char *path)
 	    nhcreds, nlisteners, cfg->data_path);
 	loop_run();
 	/* Whatever did not flush in time is dropped now. */
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->fini != NULL && module_enabled(*m))
+			(*m)->fini();
 	log_info("stopped (%zu connection(s) still open at exit)", conn_count());
 	store_close();
 	return 0;

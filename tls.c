@@ -345,6 +345,27 @@ pem_list_free(struct pem_list *pl)
 	explicit_bzero(pl, sizeof *pl);
 }
 
+/*
+ * BearSSL keeps what follows "BEGIN " up to the end of the line, less
+ * trailing dashes: with CRLF line ends a "\r" and the dashes before it
+ * remain.  Cut both (and blanks), so "CERTIFICATE-----\r" is a cert.
+ */
+static void
+pem_set_name(struct pem_obj *o, const char *name)
+{
+	size_t len;
+
+	if (strlcpy_ok(o->name, name, sizeof o->name) == -1) {
+		o->name[0] = '\0';
+		return;
+	}
+	len = strlen(o->name);
+	while (len > 0 && (o->name[len - 1] == '-' ||
+	    o->name[len - 1] == '\r' || o->name[len - 1] == ' ' ||
+	    o->name[len - 1] == '\t'))
+		o->name[--len] = '\0';
+}
+
 /* Decode every PEM object of buf into pl.  -1 with a reason. */
 static int
 pem_decode(const unsigned char *buf, size_t len, struct pem_list *pl,
@@ -370,10 +391,8 @@ pem_decode(const unsigned char *buf, size_t len, struct pem_list *pl,
 				    "(at most %d)", path, MAX_PEM_OBJECTS);
 				goto fail;
 			}
-			if (strlcpy_ok(pl->obj[pl->n].name,
-			    br_pem_decoder_name(&pc),
-			    sizeof pl->obj[pl->n].name) == -1)
-				pl->obj[pl->n].name[0] = '\0';
+			pem_set_name(&pl->obj[pl->n],
+			    br_pem_decoder_name(&pc));
 			br_pem_decoder_setdest(&pc, pem_append, pl);
 			inobj = 1;
 			break;
@@ -821,7 +840,12 @@ strip_zeros(const unsigned char **p, size_t *len)
 	}
 }
 
-/* 1 if the private key in c belongs to the public key pk, else 0. */
+/*
+ * 1 if the private key in c belongs to the public key pk, else 0.  For
+ * RSA the moduli must be equal, and a signature made with the key must
+ * verify with the certificate's exponent (BearSSL can only recompute e
+ * for keys of its own making, whose primes are 3 mod 4).
+ */
 static int
 key_is_pair(const struct tls_creds *c, const br_x509_pkey *pk)
 {
@@ -836,16 +860,14 @@ key_is_pair(const struct tls_creds *c, const br_x509_pkey *pk)
 		return n != 0 && pub.curve == pk->key.ec.curve &&
 		    n == pk->key.ec.qlen && memcmp(q, pk->key.ec.q, n) == 0;
 	} else {
+		static const unsigned char probe[32] = "xmppd: key matches cert";
 		br_rsa_compute_modulus modf;
-		br_rsa_compute_pubexp expf;
 		const unsigned char *a, *b;
-		unsigned char *nbuf;
-		size_t alen, blen, i, nlen;
-		uint32_t e = 0;
+		unsigned char *nbuf, *sig, out[sizeof probe];
+		size_t alen, blen, nlen;
 		int same;
 
 		modf = br_rsa_compute_modulus_get_default();
-		expf = br_rsa_compute_pubexp_get_default();
 		if ((nlen = modf(NULL, &c->rsa)) == 0)
 			return 0;
 		nbuf = xmalloc(nlen);
@@ -861,14 +883,16 @@ key_is_pair(const struct tls_creds *c, const br_x509_pkey *pk)
 		strip_zeros(&b, &blen);
 		same = alen == blen && memcmp(a, b, alen) == 0;
 		free(nbuf);
-		b = pk->key.rsa.e;
-		blen = pk->key.rsa.elen;
-		strip_zeros(&b, &blen);
-		if (blen > 4)
+		if (!same)
 			return 0;
-		for (i = 0; i < blen; i++)
-			e = (e << 8) | b[i];
-		return same && e != 0 && expf(&c->rsa) == e;
+		sig = xmalloc(nlen);
+		same = br_rsa_pkcs1_sign_get_default()(BR_HASH_OID_SHA256,
+		    probe, sizeof probe, &c->rsa, sig) == 1 &&
+		    br_rsa_pkcs1_vrfy_get_default()(sig, nlen,
+		    BR_HASH_OID_SHA256, sizeof out, &pk->key.rsa, out) == 1 &&
+		    memcmp(out, probe, sizeof probe) == 0;
+		free(sig);
+		return same;
 	}
 }
 

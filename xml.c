@@ -896,6 +896,7 @@ struct xml_parser {
 	uint32_t	 quote;
 	size_t		 et_pos;	/* bytes of an end tag's name matched */
 	int		 cr;		/* a literal CR came just before */
+	int		 ended;		/* the root element has closed */
 	int		 rb;		/* literal ']' just before (up to 2) */
 
 	/* references */
@@ -952,6 +953,8 @@ vb_reserve(struct vbuf *b, size_t n)
 static void
 vb_add(struct vbuf *b, const void *d, size_t n)
 {
+	if (n == 0)
+		return;
 	vb_reserve(b, n);
 	memcpy(b->p + b->len, d, n);
 	b->len += n;
@@ -1373,6 +1376,7 @@ complete(struct xml_parser *p)
 	} else {
 		p->ev = XML_EV_DOCUMENT;
 		p->state = XS_EPILOG;
+		p->ended = 1;
 	}
 	/* A connection keeps its parser: do not keep a big stanza's room. */
 	vb_release(&p->text, 16384);
@@ -1519,6 +1523,7 @@ finish_etag(struct xml_parser *p)
 	p->nopen--;
 	if (p->mode == XML_MODE_STREAM && p->nopen == 0) {
 		p->state = XS_EPILOG;
+		p->ended = 1;
 		p->counting = 0;
 		p->count = 0;
 		p->ev = XML_EV_STREAM_CLOSE;
@@ -1617,11 +1622,6 @@ decl_add(struct xml_parser *p, uint32_t c)
 	if (parse_decl(p, p->decl, p->decl_len - 2) == -1)
 		return -1;
 	p->state = XS_PROLOG;
-	/* In a document only the root is counted; a stream's header is. */
-	if (p->mode == XML_MODE_DOCUMENT) {
-		p->counting = 0;
-		p->count = 0;
-	}
 	return 0;
 }
 
@@ -1698,6 +1698,10 @@ lt(struct xml_parser *p, uint32_t c)
 		p->state = XS_BANG;
 		return 0;
 	}
+	if (p->ended)
+		return fail(p, NWF, p->mode == XML_MODE_STREAM ?
+		    "data after the end of the stream" :
+		    "data after the root element");
 	if (c == '/') {
 		if (p->nopen == 0)
 			return fail(p, NWF, "end tag without a start tag");
@@ -1876,6 +1880,9 @@ step(struct xml_parser *p, uint32_t c)
 		if (c == '?') {
 			p->decl_len = 0;
 			p->state = XS_PI_TARGET;
+			/* A document counts its root only, not this. */
+			if (p->mode == XML_MODE_DOCUMENT)
+				p->counting = 0;
 			return 0;
 		}
 		return lt(p, c);
@@ -1905,6 +1912,11 @@ step(struct xml_parser *p, uint32_t c)
 	case XS_EPILOG:
 		if (is_ws(c))
 			return 0;
+		if (c == '<') {
+			/* Only to say restricted-xml for <!-- and <?. */
+			p->state = XS_LT;
+			return 0;
+		}
 		return fail(p, NWF, p->mode == XML_MODE_STREAM ?
 		    "data after the end of the stream" :
 		    "data after the root element");
@@ -2243,6 +2255,7 @@ xml_parser_reset(struct xml_parser *p)
 	p->nopen = 0;
 	p->nbinds = 0;
 	p->cr = p->rb = 0;
+	p->ended = 0;
 	vb_release(&p->tag, 0);
 	vb_release(&p->text, 0);
 	vb_release(&p->names, 0);

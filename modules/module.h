@@ -82,8 +82,14 @@ struct session	*session_find(const char *full);
 /* Send a stanza (serialized for jabber:client) to one session. */
 void	 session_send(struct session *, const struct xml_node *);
 
-/* Does an account exist (its directory and account file)? */
-int	 account_exists(const char *host, const char *local);
+/* Accounts (account.h): exists, create, set password, delete.  Deleting
+ * also ends the account's sessions. */
+#include "account.h"
+/* Call fn for every bound session on this server. */
+void	 sessions_each(void (*fn)(struct session *, void *), void *arg);
+size_t	 sessions_count(void);
+/* Ask for a configuration reload (as SIGHUP does), after this pass. */
+void	 server_request_reload(void);
 int	 host_is_local(const char *domain);
 const struct config *server_config(void);
 int64_t	 server_start_time(void);
@@ -177,6 +183,13 @@ struct module {
 	void	(*stream_features)(struct xml_node *features);
 	/* Extra stream features before authentication, on TLS streams. */
 	void	(*preauth_features)(struct xml_node *features, const char *host);
+	/* Every stanza route() is about to deliver (local or not), after
+	 * 'to' was parsed; 1 = drop it (the module answers if it must). */
+	int	(*route_filter)(struct xml_node *, const struct jid *to);
+	/* An account was created by this process (registration, admin). */
+	void	(*account_created)(const char *host, const char *local);
+	/* The server is stopping (after the last connection closed). */
+	void	(*fini)(void);
 	/* Is key = value valid in the module's [NAME] section?  0, or -1 with
 	 * a reason.  Read values with config_module_opt(). */
 	int	(*config_check)(const char *key, const char *value, char *err,

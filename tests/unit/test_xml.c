@@ -302,35 +302,35 @@ static const char c2s_in[] =
     "</stream:stream>";
 
 static const char c2s_want[] =
-    "@153 OPEN dns=jabber:client <stream "
+    "@182 OPEN dns=jabber:client <stream "
     "xmlns=\"http://etherx.jabber.org/streams\" to=\"example.com\" "
     "version=\"1.0\" xml:lang=\"en\" id=\"s&amp;1\"/>\n"
-    "@373 STANZA <features xmlns=\"http://etherx.jabber.org/streams\">"
+    "@390 STANZA <features xmlns=\"http://etherx.jabber.org/streams\">"
     "<starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"><required/>"
     "</starttls><mechanisms xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\">"
     "<mechanism>SCRAM-SHA-1</mechanism></mechanisms></features>\n"
-    "@474 STANZA <iq xmlns=\"jabber:client\" type=\"set\" id=\"bind_1\">"
+    "@505 STANZA <iq xmlns=\"jabber:client\" type=\"set\" id=\"bind_1\">"
     "<bind xmlns=\"urn:ietf:params:xml:ns:xmpp-bind\"><resource>balcony"
     "</resource></bind></iq>\n"
-    "@665 STANZA <message xmlns=\"jabber:client\" "
+    "@708 STANZA <message xmlns=\"jabber:client\" "
     "to=\"juliet@example.com\" type=\"chat\" id=\"m1\" xml:lang=\"en\">"
     "<body>Wherefore art thou, &lt;Romeo&gt; &amp; \"Juliet\" "
     "'\xe2\x98\xba\xe2\x98\x83 caf\xc3\xa9 \xf0\x9f\x8c\xb9]]]</body>"
     "<thread>t1</thread></message>\n"
-    "@843 STANZA <presence xmlns=\"jabber:client\"><show>away</show>"
+    "@867 STANZA <presence xmlns=\"jabber:client\"><show>away</show>"
     "<status>at  the\n ball\nnow</status>"
     "<c xmlns=\"http://jabber.org/protocol/caps\" hash=\"sha-1\" "
     "node=\"n\" ver=\"a b c\"/></presence>\n"
-    "@1079 STANZA <iq xmlns=\"jabber:client\" type=\"get\" id=\"p1\" "
+    "@1129 STANZA <iq xmlns=\"jabber:client\" type=\"get\" id=\"p1\" "
     "to=\"pubsub.example.com\"><pubsub "
     "xmlns=\"http://jabber.org/protocol/pubsub\"><items "
     "node=\"urn:xmpp:microblog:0\" xmlns:a0=\"jabber:x:data\" "
     "a0:max=\"10\"/><x xmlns=\"jabber:x:data\" type=\"submit\">"
     "<field var=\"FORM_TYPE\"><value>v</value></field></x></pubsub>"
     "</iq>\n"
-    "@1194 STANZA <message xmlns=\"jabber:client\"><body "
+    "@1237 STANZA <message xmlns=\"jabber:client\"><body "
     "xmlns=\"urn:other\"> </body><body>x\n&#13;y</body></message>\n"
-    "@1211 CLOSE\n";
+    "@1253 CLOSE\n";
 
 static void
 test_c2s_stream(void)
@@ -346,7 +346,7 @@ test_c2s_stream(void)
 	p = xml_parser_new(XML_MODE_STREAM, NULL);
 	off += xml_feed(p, c2s_in, len);
 	T_EQ_INT(xml_event(p), XML_EV_STREAM_OPEN);
-	T_EQ_INT(off, 153);
+	T_EQ_INT(off, 182);
 	T_EQ_INT(xml_pending(p), 0);
 	h = xml_stream_header(p);
 	T_EXPECT(h != NULL, "header");
@@ -482,7 +482,7 @@ test_rejections(void)
 		{ "<a xmlns:p='u' xmlns:p='v'/>", "not-well-formed" },
 		{ "<a xmlns='u' xmlns='v'/>", "not-well-formed" },
 		{ "<a x=1/>", "not-well-formed" },
-		{ "<a x='1\"/>", "not-well-formed" },
+		{ "<a x='1\"/><b/>", "not-well-formed" },
 		{ "<a x='<'/>", "not-well-formed" },
 		{ "<a x=\"a<b\"/>", "not-well-formed" },
 		{ "<a x='1'y='2'/>", "not-well-formed" },
@@ -503,7 +503,8 @@ test_rejections(void)
 		{ "<a :x='1'/>", "not-well-formed" },
 		{ "<a -x='1'/>", "not-well-formed" },
 		{ "<a x\xc2\xa0='1'/>", "not-well-formed" },
-		{ "<a\xcc\x80/>", "not-well-formed" },
+		{ "<\xcc\x80a/>", "not-well-formed" },
+		{ "<a\xcc\x80/>", "" },
 		/* namespaces */
 		{ "<p:a/>", "bad-namespace-prefix" },
 		{ "<a p:x='1'/>", "bad-namespace-prefix" },
@@ -651,7 +652,7 @@ test_rejections(void)
 		const char *in = "<a><!-- x --></a>";
 
 		log = run_whole(XML_MODE_DOCUMENT, NULL, in, strlen(in));
-		T_EQ_STR(log, "@5 ERROR restricted-xml: comments are not "
+		T_EQ_STR(log, "@6 ERROR restricted-xml: comments are not "
 		    "allowed\n");
 		free(log);
 		in = "<a>&#xD800;</a>";
@@ -661,7 +662,7 @@ test_rejections(void)
 		free(log);
 		in = "<a><b></a>";
 		log = run_whole(XML_MODE_DOCUMENT, NULL, in, strlen(in));
-		T_EQ_STR(log, "@8 ERROR not-well-formed: mismatched end tag, "
+		T_EQ_STR(log, "@9 ERROR not-well-formed: mismatched end tag, "
 		    "expected </b>\n");
 		free(log);
 		in = "<a p:x='1'/>";
@@ -723,7 +724,7 @@ test_limits(void)
 	/* ... and a limit inside an attribute value and a tag. */
 	memset(body, 'y', 2000);
 	n = (size_t)snprintf(in, sizeof in, "%s<message to='%.*s'/>", HDR,
-	    1000 - 18, body);
+	    1000 - 16, body);
 	lim.max_stanza = 1000;
 	T_EQ_STR(limit_cond(XML_MODE_STREAM, &lim, in), "");
 	lim.max_stanza = 999;
@@ -772,7 +773,7 @@ test_limits(void)
 	log = run_whole(XML_MODE_STREAM, &lim, in, strlen(in));
 	snprintf(body, sizeof body, "@%zu ERROR policy-violation: elements "
 	    "nested deeper than 5 levels (max_depth)\n", hl + 17);
-	T_EQ_STR(log, body);
+	T_EXPECT(strstr(log, body) != NULL, "%s", log);
 	free(log);
 	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim,
 	    "<a><b><c><d><e>t</e></d></c></b></a>"), "");
@@ -798,11 +799,13 @@ test_limits(void)
 	/* max_attrs, xmlns declarations included. */
 	lim = (struct xml_limits)XML_DEFAULT_LIMITS;
 	lim.max_attrs = 3;
-	snprintf(in, sizeof in, "%s<a x='1' xmlns='u' xmlns:p='v'/>", HDR);
-	T_EQ_STR(limit_cond(XML_MODE_STREAM, &lim, in), "");
-	snprintf(in, sizeof in, "%s<a x='1' xmlns='u' xmlns:p='v' p:y='2'/>",
-	    HDR);
-	T_EQ_STR(limit_cond(XML_MODE_STREAM, &lim, in), "policy-violation");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim,
+	    "<a x='1' xmlns='u' xmlns:p='v'/>"), "");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim,
+	    "<a x='1' xmlns='u' xmlns:p='v' p:y='2'/>"), "policy-violation");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim,
+	    "<a><b x='1' y='2' z='3'/><c x='1' y='2' z='3' w='4'/></a>"),
+	    "policy-violation");
 	/* The stream header has 4 (xmlns, xmlns:stream, to, version). */
 	lim.max_attrs = 4;
 	T_EQ_STR(limit_cond(XML_MODE_STREAM, &lim, HDR), "");
@@ -815,27 +818,34 @@ test_limits(void)
 
 	/* max_name, in bytes, prefix included. */
 	lim = (struct xml_limits)XML_DEFAULT_LIMITS;
-	lim.max_name = 6;
-	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcdef/>"), "");
-	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcdefg/>"),
+	lim.max_name = 7;
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcdefg/>"), "");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcdefgh/>"),
 	    "policy-violation");
 	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim,
-	    "<p:abcd xmlns:p='u'/>"), "");
+	    "<p:abcde xmlns:p='u'/>"), "");
 	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim,
-	    "<p:abcde xmlns:p='u'/>"), "policy-violation");
-	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<a bcdefg='1'/>"), "");
-	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<a bcdefgh='1'/>"),
+	    "<p:abcdef xmlns:p='u'/>"), "policy-violation");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<a bcdefgh='1'/>"), "");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<a bcdefghi='1'/>"),
 	    "policy-violation");
 	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<a xmlns:p='1'/>"), "");
 	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<a xmlns:pq='1'/>"),
 	    "policy-violation");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<a><b><cdefghi/></b></a>"),
+	    "");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim,
+	    "<a><b><cdefghij/></b></a>"), "policy-violation");
 	/* "\xc3\xa9" is two bytes. */
-	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcd\xc3\xa9/>"), "");
-	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcde\xc3\xa9/>"),
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcde\xc3\xa9/>"), "");
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcdef\xc3\xa9/>"),
 	    "policy-violation");
 	/* End tags cannot be longer than their start tag anyway. */
-	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcdef></abcdefg>"),
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<abcdefg></abcdefgh>"),
 	    "not-well-formed");
+	/* Entity names are not names of elements: no limit but restricted. */
+	T_EQ_STR(limit_cond(XML_MODE_DOCUMENT, &lim, "<a>&abcdefghijk;</a>"),
+	    "restricted-xml");
 
 	/* Limits can change between stanzas (bigger after auth). */
 	{
@@ -869,10 +879,12 @@ test_big(void)
 {
 	struct xml_parser *p;
 	struct xml_node *n;
+	struct xml_limits lim = XML_DEFAULT_LIMITS;
 	size_t big = 200000, i, k;
 	char *in;
 
-	in = malloc(big + 64);
+	lim.max_stanza = 1 << 20;
+	in = malloc(2 * big + 64);
 	memcpy(in, "<a v='", 6);
 	memset(in + 6, 'v', big);
 	memcpy(in + 6 + big, "'>", 2);
@@ -882,7 +894,7 @@ test_big(void)
 	k = 8 + 2 * big;
 	memcpy(in + k, "</a>", 4);
 	k += 4;
-	p = xml_parser_new(XML_MODE_DOCUMENT, NULL);
+	p = xml_parser_new(XML_MODE_DOCUMENT, &lim);
 	for (i = 0; i < k; i++) {
 		T_EQ_INT(xml_feed(p, in + i, 1), 1);
 		if (xml_event(p) != XML_EV_NONE)
