@@ -18,7 +18,7 @@
  *   max_connections          1..100000          (1024)
  *   max_connections_per_ip   1..100000, <= max_connections (16)
  *   max_unauth_per_ip        1..100000, <= max_connections_per_ip (4)
- *   auth_timeout             5..600 s           (30)
+ *   auth_timeout             1..600 s           (30)
  *   auth_attempts            1..100             (5)
  *   max_resources            1..1000            (8)
  *   max_offline_messages     0..100000          (100; 0 keeps none)
@@ -144,7 +144,7 @@ static const struct key limit_keys[] = {
 	{ "max_connections",		K_UINT, LIM(max_connections), 1, 100000 },
 	{ "max_connections_per_ip",	K_UINT, LIM(max_connections_per_ip), 1, 100000 },
 	{ "max_unauth_per_ip",		K_UINT, LIM(max_unauth_per_ip), 1, 100000 },
-	{ "auth_timeout",		K_UINT, LIM(auth_timeout), 5, 600 },
+	{ "auth_timeout",		K_UINT, LIM(auth_timeout), 1, 600 },
 	{ "auth_attempts",		K_UINT, LIM(auth_attempts), 1, 100 },
 	{ "max_resources",		K_UINT, LIM(max_resources), 1, 1000 },
 	{ "max_offline_messages",	K_UINT, LIM(max_offline_messages), 0, 100000 },
@@ -1041,10 +1041,33 @@ blame(struct parse *p, const char *a, const char *b)
 }
 
 static int
+limit_given(struct parse *p, const char *name)
+{
+	return seen_at(p->limits_seen, limit_keys, NKEYS(limit_keys), name) != 0;
+}
+
+static int
 check_limits(struct parse *p)
 {
-	const struct limits *l = &p->cfg->limits;
+	struct limits *l = &p->cfg->limits;
 
+	/* A default that does not fit under a limit the admin lowered
+	 * follows it down; only two explicit values can contradict. */
+	if (!limit_given(p, "max_stanza_size_preauth") &&
+	    l->max_stanza_size_preauth > l->max_stanza_size)
+		l->max_stanza_size_preauth = l->max_stanza_size;
+	if (!limit_given(p, "max_connections_per_ip") &&
+	    l->max_connections_per_ip > l->max_connections)
+		l->max_connections_per_ip = l->max_connections;
+	if (!limit_given(p, "max_unauth_per_ip") &&
+	    l->max_unauth_per_ip > l->max_connections_per_ip)
+		l->max_unauth_per_ip = l->max_connections_per_ip;
+	if (!limit_given(p, "output_hard_limit") &&
+	    l->output_hard_limit / 2 < l->max_stanza_size)
+		l->output_hard_limit = 2 * l->max_stanza_size;
+	if (!limit_given(p, "output_high_water") &&
+	    l->output_high_water > l->output_hard_limit)
+		l->output_high_water = l->output_hard_limit;
 	if (l->max_stanza_size_preauth > l->max_stanza_size)
 		return perr(p, blame(p, "max_stanza_size_preauth",
 		    "max_stanza_size"), "max_stanza_size_preauth (%zu) must "

@@ -138,6 +138,32 @@ arena_get(struct xml_arena *a, size_t n, size_t align)
 	return c->data;
 }
 
+/*
+ * n bytes at the end of the chunk being filled, with at least 'room' free
+ * bytes after them, so that a string there can grow in place.
+ */
+static char *
+arena_tail(struct xml_arena *a, size_t n, size_t room)
+{
+	struct xml_chunk *c = a->head;
+	size_t size;
+
+	if (n <= c->size - c->used && room <= c->size - c->used - n) {
+		c->used += n;
+		return c->data + c->used - n;
+	}
+	if (n > SIZE_MAX / 4 || room > SIZE_MAX / 4)
+		fatalx("xml_arena: %zu bytes", n);
+	size = n + room;
+	if (size < a->next)
+		size = a->next;
+	c = chunk_new(a, ROUND_UP(size, ARENA_ALIGN));
+	c->next = a->head;
+	a->head = c;
+	c->used = n;
+	return c->data;
+}
+
 void *
 xml_arena_alloc(struct xml_arena *a, size_t n)
 {
@@ -403,7 +429,9 @@ xml_add_text(struct xml_node *n, const char *text, size_t len)
 			s[t->text_len + len] = '\0';
 			c->used += len;
 		} else {
-			s = arena_get(n->arena, t->text_len + len + 1, 1);
+			/* Leave as much room again: growth stays geometric. */
+			s = arena_tail(n->arena, t->text_len + len + 1,
+			    t->text_len + len + 1);
 			memcpy(s, t->text, t->text_len);
 			memcpy(s + t->text_len, text, len);
 			s[t->text_len + len] = '\0';
@@ -430,9 +458,14 @@ xml_add_text_child(struct xml_node *parent, const char *name, const char *ns,
 	return n;
 }
 
-/* Copy one node (not its children) under dp, or as a root if dp is NULL. */
+/*
+ * Copy one node (not its children) under dp, or as a root if dp is NULL.
+ * 'share': dp is the copy of s->parent, so their namespace strings can be
+ * shared as they are in the source.
+ */
 static struct xml_node *
-copy_node(struct xml_arena *a, const struct xml_node *s, struct xml_node *dp)
+copy_node(struct xml_arena *a, const struct xml_node *s, struct xml_node *dp,
+    int share)
 {
 	struct xml_node *d;
 	const struct xml_attr *sa;
@@ -447,7 +480,7 @@ copy_node(struct xml_arena *a, const struct xml_node *s, struct xml_node *dp)
 		return d;
 	}
 	d->name = xml_arena_strdup(a, s->name);
-	if (dp != NULL && s->parent != NULL && s->ns == s->parent->ns)
+	if (share && s->ns == s->parent->ns)
 		d->ns = dp->ns;
 	else
 		d->ns = xml_arena_strdup(a, s->ns != NULL ? s->ns : "");
@@ -477,13 +510,13 @@ copy_tree(struct xml_arena *a, const struct xml_node *src,
 	struct xml_node *root, *dp, *d;
 	const struct xml_node *s;
 
-	root = copy_node(a, src, parent);
+	root = copy_node(a, src, parent, 0);
 	if (src->name == NULL)
 		return root;
 	dp = root;
 	s = src->children;
 	while (s != NULL) {
-		d = copy_node(a, s, dp);
+		d = copy_node(a, s, dp, 1);
 		if (s->name != NULL && s->children != NULL) {
 			dp = d;
 			s = s->children;
@@ -1263,6 +1296,8 @@ declare(struct xml_parser *p, const struct xml_attrrec *r)
 		p->bindcap = p->bindcap ? p->bindcap * 2 : 16;
 		p->binds = xrealloc(p->binds, p->bindcap * sizeof *p->binds);
 	}
+	/* Storage even for xmlns="": lookups do arithmetic on nsbuf.p. */
+	vb_reserve(&p->nsbuf, plen + ulen + 1);
 	b = &p->binds[p->nbinds++];
 	b->pfx_len = plen;
 	b->uri_len = ulen;
@@ -1843,6 +1878,19 @@ eref_end(struct xml_parser *p)
 	    (int)n, p->ref_name, n < p->ref_len ? "..." : "");
 }
 
+/* Keep the start of an entity name for the message; count the rest. */
+static void
+eref_add(struct xml_parser *p, uint32_t c)
+{
+	char u[4];
+	size_t i, n = utf8_put(u, c);
+
+	for (i = 0; i < n; i++)
+		if (p->ref_len + i < sizeof p->ref_name)
+			p->ref_name[p->ref_len + i] = u[i];
+	p->ref_len += n;
+}
+
 static int
 hexval(uint32_t c)
 {
@@ -2042,7 +2090,8 @@ step(struct xml_parser *p, uint32_t c)
 		if (c == ':' || is_name_start(c)) {
 			p->ref_len = 0;
 			p->state = XS_EREF;
-			goto eref;
+			eref_add(p, c);
+			return 0;
 		}
 		return fail(p, NWF, "'&' not followed by a reference");
 	case XS_CREF:
@@ -2083,23 +2132,12 @@ step(struct xml_parser *p, uint32_t c)
 			return eref_end(p);
 		if (c != ':' && !is_name_char(c))
 			return fail(p, NWF, "bad entity reference");
-eref:
-		{
-			char u[4];
-			size_t i, n = utf8_put(u, c);
-
-			/* Keep the start for the message; count the rest. */
-			for (i = 0; i < n; i++)
-				if (p->ref_len + i < sizeof p->ref_name)
-					p->ref_name[p->ref_len + i] = u[i];
-			p->ref_len += n;
-		}
+		eref_add(p, c);
 		return 0;
 	case XS_ERROR:
 		return -1;
 	}
-	return fail(p, "internal-server-error", "tokenizer state %d",
-	    (int)p->state);
+	fatalx("xml: tokenizer state %d", (int)p->state);
 }
 
 /* ---- feeding ---- */

@@ -386,7 +386,7 @@ inbound_subscription(struct xml_node *p, const char *me, const char *from)
 	const char *t = xml_attr(p, "type");
 	char host[JID_PART_MAX + 1], local[JID_PART_MAX + 1];
 	struct jid mj;
-	int sub, ask, pend, deliver = 0, push = 0;
+	int sub, ask, pend, deliver = 0, push = 0, gone = 0;
 
 	if (jid_parse(&mj, me) == -1)
 		return;
@@ -417,15 +417,19 @@ inbound_subscription(struct xml_node *p, const char *me, const char *from)
 			send_presence_of(me, from);
 			return;
 		}
-		if (!pend)
+		/* A.3.1: a request already pending is not delivered again;
+		 * it reaches the user's next session from the stored record. */
+		if (!pend) {
 			roster_set_pending_in(&r, from, 1);
-		deliver = 1;	/* deliver again even if pending: clients may ask twice */
+			deliver = 1;
+		}
 	} else if (strcmp(t, "unsubscribe") == 0) {
 		if (pend || (sub & SUB_FROM)) {
 			roster_set_pending_in(&r, from, 0);
 			if (it != NULL && (sub & SUB_FROM)) {
 				roster_set_sub(&r, it, sub & ~SUB_FROM);
 				push = 1;
+				gone = 1;
 			}
 			deliver = 1;
 		}
@@ -456,6 +460,9 @@ inbound_subscription(struct xml_node *p, const char *me, const char *from)
 		deliver_to_available(me, c);
 		xml_arena_free(c->arena);
 	}
+	/* 3.3.3: the former subscriber stops seeing us, explicitly. */
+	if (gone)
+		send_unavailable_of(me, from);
 }
 
 static void

@@ -442,6 +442,8 @@ static void
 roster_features(struct xml_node *features)
 {
 	xml_add(features, "ver", "urn:xmpp:features:rosterver");
+	/* RFC 6121 3.4.1: subscription pre-approval is supported. */
+	xml_add(features, "sub", "urn:xmpp:features:pre-approval");
 }
 
 static const struct iq_handler roster_iq[] = {

@@ -587,7 +587,8 @@ class Raw:
         """Every step: stream, STARTTLS, PLAIN, bind, optionally the roster
         and initial presence.  Returns the full JID.  With presence, waits
         until the server has processed it (a ping round trip), so a test can
-        rely on the session being available afterwards."""
+        rely on the session being available afterwards, and drops the echo
+        of that presence."""
         self.open(timeout=timeout)
         self.starttls(timeout=timeout)
         el = self.auth_plain(user, pw, timeout=timeout)
@@ -599,6 +600,10 @@ class Raw:
         if presence:
             self.send('<presence/>')
             self.sync(timeout=timeout)
+            # The echo of our own initial presence (RFC 6121 4.2.2) is not
+            # news to a test; anything else that came stays queued.
+            self.take_all(lambda e: e.tag == C('presence') and e.get('from') == jid
+                          and e.get('type') is None)
         return jid
 
     def iq(self, xml, timeout=None):

@@ -481,7 +481,7 @@ def test_term_closes_streams():
         srv.proc.send_signal(signal.SIGTERM)
         for name, c in (('pre-TLS stream', early), ('session', authed)):
             text = c.read_until_closed(timeout=6)
-            assert re.search(r"<stream:error>\s*<system-shutdown\s+xmlns=['\"]%s['\"]\s*/>"
+            assert re.search(r"<stream:error>\s*<system-shutdown\s+xmlns=['\"]%s['\"]\s*/?>"
                              % re.escape(STREAMS_ERR_NS), text), \
                 '%s: no system-shutdown stream error in %r' % (name, text)
             assert text.rstrip().endswith('</stream:stream>'), \
@@ -519,7 +519,6 @@ def test_hup_broken_config_keeps_serving():
         assert srv.wait_log(want, timeout=5, start=mark), \
             'no "%s" logged after HUP; log tail:\n%s' % (want, srv.log_tail(10))
         assert srv.alive(), 'server died on a broken config'
-        assert 'ping' in c.ping() or True
         reply = c.ping('p2')
         assert re.search(r"type=['\"]result['\"]", reply), 'old session: ' + reply
         assert can_login(srv, 'bob@localhost', 'bob-pw'), 'new logins refused'

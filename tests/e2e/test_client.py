@@ -379,8 +379,8 @@ def test_subscribe_both_ways_and_chat():
 
 
 def test_subscription_persists_and_probe():
-    # After a mutual subscription, a fresh login sees the contact's presence
-    # (the server probes on the user's behalf) and the roster is kept.
+    # After alice subscribed to bob, a fresh login of alice sees bob's
+    # presence (the server probes on her behalf) and the roster is kept.
     with Server() as srv:
         async def scenario(clients):
             a = Client(clients, srv, 'alice@localhost/a1', 'alice-pw')
@@ -405,10 +405,19 @@ def test_subscription_persists_and_probe():
             a2.x.send_presence(pstatus='back')
             await expect(a2.presences, lambda p: str(p['from']) == b.full
                          and p['type'] == 'available', "bob's presence after probe")
-            # bob has subscription 'from': he gets alice's broadcast.
+            # bob is only subscribed *from* (he sees nothing of alice): her
+            # broadcast must not reach him, nor her earlier unavailable.
+            await expect_none(b.presences,
+                              lambda p: bare(p['from']) == 'alice@localhost'
+                              and p['type'] not in ('subscribe', 'subscribed'),
+                              "alice's presence at bob (he is not subscribed to her)")
+            # Once bob subscribes and alice approves, he does get it.
+            b.x.send_presence(pto='alice@localhost', ptype='subscribe')
+            await expect(a2.presences, lambda p: is_type(p, 'subscribe'), 'subscribe')
+            a2.x.send_presence(pto='bob@localhost', ptype='subscribed')
             st = await expect(b.presences, lambda p: str(p['from']) == a2.full
-                              and p['type'] == 'available', "alice's broadcast at bob")
-            assert st['status'] == 'back', st['status']
+                              and p['type'] == 'available', "alice's presence at bob")
+            assert st['status'] == 'back', 'status %r' % st['status']
         run_scenario(scenario)
 
 

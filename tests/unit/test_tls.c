@@ -40,6 +40,7 @@ static const char PEM_CA_CRT[] =
 	"X5QcL/x1P8fRyBYgD+Mx6+f8EOmMUw3tXl4=\n"
 	"-----END CERTIFICATE-----\n";
 
+/* A: self-signed, SAN a.example, *.example.org, Upper.Example.NET. */
 static const char PEM_A_CRT[] =
 	"-----BEGIN CERTIFICATE-----\n"
 	"MIIBuDCCAV+gAwIBAgIUV8qaX85/JgefaoJ4Iw836+JpFfEwCgYIKoZIzj0EAwIw\n"
@@ -54,6 +55,7 @@ static const char PEM_A_CRT[] =
 	"sEOSoZxIQjalekoj\n"
 	"-----END CERTIFICATE-----\n";
 
+/* A's key as "openssl ecparam -genkey" writes it: EC PARAMETERS first. */
 static const char PEM_A_KEY[] =
 	"-----BEGIN EC PARAMETERS-----\n"
 	"BggqhkjOPQMBBw==\n"
@@ -64,6 +66,7 @@ static const char PEM_A_KEY[] =
 	"V6t2YPNrNfH+KTrbm7AV+tWd4YDys59Wgg==\n"
 	"-----END EC PRIVATE KEY-----\n";
 
+/* B's key, PKCS#8. */
 static const char PEM_B_KEY[] =
 	"-----BEGIN PRIVATE KEY-----\n"
 	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3ZMZB2aulOj/ZIVd\n"
@@ -71,6 +74,7 @@ static const char PEM_B_KEY[] =
 	"GHpbz3w3Ewy2yxW/Z5DH5dG18cyAqHvj+DFrA1HH36oeRQiRHkvNi3/4\n"
 	"-----END PRIVATE KEY-----\n";
 
+/* B (SAN b.example, issued by the CA), then the CA. */
 static const char PEM_B_CHAIN[] =
 	"-----BEGIN CERTIFICATE-----\n"
 	"MIIBuDCCAV2gAwIBAgIUUtQCi6FFkYq8CixV3a1B9lwT74EwCgYIKoZIzj0EAwIw\n"
@@ -96,6 +100,7 @@ static const char PEM_B_CHAIN[] =
 	"X5QcL/x1P8fRyBYgD+Mx6+f8EOmMUw3tXl4=\n"
 	"-----END CERTIFICATE-----\n";
 
+/* RSA-2048, self-signed, SAN rsa.example. */
 static const char PEM_RSA_CRT[] =
 	"-----BEGIN CERTIFICATE-----\n"
 	"MIIDJzCCAg+gAwIBAgIUDm/yhl0LCCAK+iRicsqD0nx8G50wDQYJKoZIhvcNAQEL\n"
@@ -117,6 +122,7 @@ static const char PEM_RSA_CRT[] =
 	"i9+6MrLSahI/5b5foh5N4p5NW6geo4O7p3ZgKNhCaswL8Iy3ACzuYqbwFg==\n"
 	"-----END CERTIFICATE-----\n";
 
+/* Its key, PKCS#1 ("RSA PRIVATE KEY"). */
 static const char PEM_RSA_KEY[] =
 	"-----BEGIN RSA PRIVATE KEY-----\n"
 	"MIIEogIBAAKCAQEA63H+K0sVSvRqFuNVp5ZoB2JUs30+aG001oTH+4tqRrB4lpHR\n"
@@ -146,6 +152,7 @@ static const char PEM_RSA_KEY[] =
 	"ZSpoNe810YDxA0tjFXDzm9BqKlLvk43QWipGZsajeQc+y1gUOBw=\n"
 	"-----END RSA PRIVATE KEY-----\n";
 
+/* No SAN; subject O=xmppd tests, CN=CnOnly.Example. */
 static const char PEM_CN_CRT[] =
 	"-----BEGIN CERTIFICATE-----\n"
 	"MIIBtjCCAVugAwIBAgIUAc05Ca6tu5pfAlgau9vIevO+j9owCgYIKoZIzj0EAwIw\n"
@@ -160,6 +167,7 @@ static const char PEM_CN_CRT[] =
 	"4PeAT6tiLaiOWQ==\n"
 	"-----END CERTIFICATE-----\n";
 
+/* Its key, "EC PRIVATE KEY" alone. */
 static const char PEM_CN_KEY[] =
 	"-----BEGIN EC PRIVATE KEY-----\n"
 	"MHcCAQEEIGvwZNETo38/D10DOCHom+NNP2LNzWck/E1P/QKZLKqFoAoGCCqGSM49\n"
@@ -167,6 +175,10 @@ static const char PEM_CN_KEY[] =
 	"2g6KXNvjjX7wrTlClno0dIE3ZFO7nkK+Tw==\n"
 	"-----END EC PRIVATE KEY-----\n";
 
+/*
+ * CN=cn.example; SAN only otherNames: xmppAddr xmpp.example, SRVName
+ * _xmpp-client.srv.example and _imap.other.example.
+ */
 static const char PEM_X_CRT[] =
 	"-----BEGIN CERTIFICATE-----\n"
 	"MIIB9TCCAZugAwIBAgIUenFbhLRRr1Ng7C43HSsD6KuuVXswCgYIKoZIzj0EAwIw\n"
@@ -182,6 +194,7 @@ static const char PEM_X_CRT[] =
 	"2ya/qPbRTYZ3O6vHYmljXXAlgXg6zpE4EA==\n"
 	"-----END CERTIFICATE-----\n";
 
+/* Its key. */
 static const char PEM_X_KEY[] =
 	"-----BEGIN EC PRIVATE KEY-----\n"
 	"MHcCAQEEIOgSQgk+RtgdwsaHVa3bHXIBz0okbQWDqOLbMLHG0WiooAoGCCqGSM49\n"
@@ -189,6 +202,7 @@ static const char PEM_X_KEY[] =
 	"jflqqsyKAm6zaH5wvvuX22eA0BYp96qJtw==\n"
 	"-----END EC PRIVATE KEY-----\n";
 
+/* B's key encrypted with PKCS#5 v2 (password "secret"). */
 static const char PEM_ENC_KEY[] =
 	"-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
 	"MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAhffN/eRrcWOwICCAAw\n"
@@ -515,8 +529,9 @@ struct sapp {
 	unsigned char	*out;		/* what pending() offers */
 	size_t		 outlen, outoff, outcap;
 	int		 paused;
-	int		 echo;		/* queue what arrives for sending back */
+	int		 echo;		/* send back what arrives */
 	size_t		 delivers;
+	size_t		 partial;	/* delivers that took less */
 };
 
 static size_t
@@ -530,8 +545,10 @@ s_deliver(void *arg, const unsigned char *p, size_t n)
 		return 0;
 	if (sa->echo && sa->outcap - sa->outlen < room)
 		room = sa->outcap - sa->outlen;
-	if (n > room)
+	if (n > room) {
 		n = room;
+		sa->partial++;
+	}
 	memcpy(sa->in + sa->inlen, p, n);
 	sa->inlen += n;
 	if (sa->echo) {
@@ -883,12 +900,12 @@ test_creds_errors(void)
 	puts_file("junk.crt", "-----BEGIN CERTIFICATE-----\n"
 	    "aGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n");
 	snprintf(want, sizeof want, "cannot parse certificate 1 in %s "
-	    "(BearSSL error 38)", tpath("junk.crt"));
+	    "(BearSSL error 37)", tpath("junk.crt"));
 	expect_error("junk.crt", "a.key", want);
 	cat2("junk2.crt", PEM_A_CRT, "-----BEGIN CERTIFICATE-----\n"
 	    "MAA=\n-----END CERTIFICATE-----\n");
 	snprintf(want, sizeof want, "cannot parse certificate 2 in %s "
-	    "(BearSSL error 34)", tpath("junk2.crt"));
+	    "(BearSSL error 36)", tpath("junk2.crt"));
 	expect_error("junk2.crt", "a.key", want);
 	puts_file("junk.key", "-----BEGIN PRIVATE KEY-----\n"
 	    "aGVsbG8gd29ybGQ=\n-----END PRIVATE KEY-----\n");
@@ -947,13 +964,12 @@ test_creds_errors(void)
 
 	/* Too many certificates in the chain. */
 	{
-		char *chain = xmalloc(20 * sizeof PEM_CA_CRT);
-		int i;
+		size_t one = strlen(PEM_CA_CRT), i;
+		char *chain = xmalloc(17 * one);
 
-		chain[0] = '\0';
 		for (i = 0; i < 17; i++)
-			strcat(chain, PEM_CA_CRT);
-		puts_file("long.crt", chain);
+			memcpy(chain + i * one, PEM_CA_CRT, one);
+		put("long.crt", chain, 17 * one);
 		free(chain);
 		snprintf(want, sizeof want, "too many certificates in %s (at "
 		    "most 16)", tpath("long.crt"));
@@ -983,7 +999,7 @@ test_names(void)
 	rsa = load("rsa.crt", "rsa.key", err, sizeof err);
 	T_EXPECT(a && cn && x && rsa, "fixtures load: %s", err);
 	if (!(a && cn && x && rsa))
-		return;
+		goto out;
 
 	/* SAN dNSName: a.example, *.example.org, Upper.Example.NET */
 	T_EQ_INT(tls_creds_match_name(a, "a.example"), 1);
@@ -1023,6 +1039,7 @@ test_names(void)
 	T_EQ_INT(tls_creds_match_name(x, "cn.example"), 0);
 	T_EQ_INT(tls_creds_match_name(rsa, "rsa.example"), 1);
 	T_EQ_INT(tls_creds_match_name(rsa, "a.example"), 0);
+out:
 	tls_creds_unref(a);
 	tls_creds_unref(cn);
 	tls_creds_unref(x);
@@ -1117,7 +1134,7 @@ test_hostile(void)
 	static const unsigned char subst[] = { 0x00, 0xff, 0x80, 0x81, 0x1f };
 	struct tls_creds *c;
 	unsigned char *der, *mut;
-	size_t len, i, j, ok = 0, bad = 0;
+	size_t len, i, j, ok = 0, bad = 0, scalar;
 	char err[512], *pem;
 
 	der = pem_der(PEM_A_CRT, &len);
@@ -1150,13 +1167,24 @@ test_hostile(void)
 		T_EXPECT(c == NULL, "cut at %zu loaded", i);
 		tls_creds_unref(c);
 	}
-	/* Some mutations land in ignored fields, most break the DER. */
-	T_EXPECT(bad > ok && bad + ok > 0, "ok %zu bad %zu", ok, bad);
+	/* Some land in fields nobody checks here (the signature). */
+	T_EXPECT(ok > 0 && bad > 0, "ok %zu bad %zu", ok, bad);
 	free(mut);
 	free(der);
 
+	/*
+	 * The key: a change to the private scalar must be refused (the
+	 * key no longer matches); the public key copy inside may be
+	 * ignored, and nothing may crash.
+	 */
 	der = pem_der(PEM_B_KEY, &len);
 	mut = xmalloc(len);
+	scalar = 0;
+	for (i = 0; i + 5 <= len; i++)
+		if (memcmp(der + i, "\x02\x01\x01\x04\x20", 5) == 0)
+			scalar = i + 5;
+	T_EXPECT(scalar > 0 && scalar + 32 <= len, "scalar at %zu", scalar);
+	ok = bad = 0;
 	for (i = 0; i < len; i++) {
 		memcpy(mut, der, len);
 		mut[i] ^= 0xa5;
@@ -1164,10 +1192,16 @@ test_hostile(void)
 		puts_file("mut.key", pem);
 		free(pem);
 		c = load("b.crt", "mut.key", err, sizeof err);
-		/* The one outcome ruled out: a wrong key accepted. */
-		T_EXPECT(c == NULL, "key changed at byte %zu accepted", i);
+		if (i >= scalar && i < scalar + 32)
+			T_EXPECT(c == NULL, "scalar byte %zu changed, accepted",
+			    i);
+		if (c != NULL)
+			ok++;
+		else
+			bad++;
 		tls_creds_unref(c);
 	}
+	T_EXPECT(bad >= 32, "ok %zu bad %zu", ok, bad);
 	free(mut);
 	free(der);
 }
@@ -1421,6 +1455,15 @@ test_sni(void)
 	    BR_ERR_X509_BAD_SERVER_NAME);
 	pair_close(&p);
 
+	/* A server name that is no host name is no server name. */
+	picks = picked_null = 0;
+	pair_open(&p, pick_a, "bad!name.example", PEM_A_CRT, NULL);
+	T_EXPECT(pair_run(&p, done_client_closed), "client gave up");
+	T_EQ_INT(picks, 1);
+	T_EQ_INT(picked_null, 1);
+	T_EXPECT(tls_server_name(p.t) == NULL, "no server name");
+	pair_close(&p);
+
 	/* No default and nothing picked: refused with a reason. */
 	pair_open(&p, NULL, "none.example", PEM_A_CRT, NULL);
 	T_EXPECT(pair_run(&p, done_server_finished), "refused");
@@ -1475,6 +1518,51 @@ test_server_close(void)
 	pair_pump(&p);
 	T_EQ_INT(p.rc, TLS_CLOSED);
 	T_EQ_INT(tls_is_flushed(p.t), 1);
+	pair_close(&p);
+	tls_creds_unref(a);
+}
+
+/*
+ * On the wire: 10000 bytes queued at once leave as records of at most
+ * 4 KiB of plaintext, and the tail is sealed at once, not held back.
+ */
+static void
+test_records(void)
+{
+	struct tls_creds *a;
+	struct pair p;
+	unsigned char wire[16384], *q;
+	char err[512], msg[10001];
+	size_t off, nrec = 0, plain = 0, len;
+	ssize_t n;
+
+	a = load("a.crt", "a.key", err, sizeof err);
+	pair_open(&p, a, "a.example", PEM_A_CRT, NULL);
+	T_EXPECT(pair_run(&p, done_connected), "handshake");
+	memset(msg, 'x', 10000);
+	msg[10000] = '\0';
+	s_queue(&p.sa, msg);
+	T_EQ_INT(tls_is_flushed(p.t), 1);	/* nothing in the engine yet */
+	p.can_write = 1;
+	pair_pump(&p);
+	T_EQ_INT(p.rc, TLS_OK);
+	T_EQ_INT(p.sa.outlen, 0);
+	T_EQ_INT(tls_is_flushed(p.t), 1);
+	T_EQ_INT(tls_events(p.t, 0), POLLIN);
+	n = read(p.cfd, wire, sizeof wire);
+	T_EXPECT(n > 10000, "read %zd", n);
+	/* AES-128-GCM: 8 bytes of explicit nonce and a 16-byte tag. */
+	for (off = 0; n > 0 && off + 5 <= (size_t)n; off += 5 + len) {
+		q = wire + off;
+		len = (size_t)q[3] << 8 | q[4];
+		T_EQ_INT(q[0], 23);		/* application data */
+		T_EXPECT(len - 24 <= 4096, "record of %zu bytes", len);
+		plain += len - 24;
+		nrec++;
+	}
+	T_EQ_INT(off, n);
+	T_EQ_INT(nrec, 3);
+	T_EQ_INT(plain, 10000);
 	pair_close(&p);
 	tls_creds_unref(a);
 }
@@ -1537,8 +1625,9 @@ test_peer_errors(void)
 	T_EQ_INT(write(cfd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27), 27);
 	T_EQ_INT(raw_pump(t, sfd), TLS_ERROR);
 	T_EQ_STR(tls_error_string(t), "unsupported protocol version");
+	/* BearSSL gives up on such bytes without an alert. */
 	n = read(cfd, rec, sizeof rec);
-	T_EXPECT(n == 0 || n == 7, "read %zd", n);
+	T_EXPECT(n == -1 && errno == EAGAIN, "read %zd", n);
 	tls_free(t);
 	close(sfd);
 	close(cfd);
@@ -1547,8 +1636,7 @@ test_peer_errors(void)
 	t = raw_open(a, &sfd, &cfd);
 	T_EQ_INT(write(cfd, "\x16\x03\x01\x48\x01", 5), 5);
 	T_EQ_INT(raw_pump(t, sfd), TLS_ERROR);
-	T_EXPECT(strcmp(tls_error_string(t), "no error") != 0, "%s",
-	    tls_error_string(t));
+	T_EQ_STR(tls_error_string(t), "bad record length");
 	tls_free(t);
 	close(sfd);
 	close(cfd);
@@ -1616,17 +1704,20 @@ test_pause(void)
 	tls_creds_unref(a);
 }
 
-/* 300 one-byte records: one pump takes some, and says come back. */
+/*
+ * 200 one-byte records (about what a socketpair buffers): one pump
+ * takes some, and says come back.
+ */
 static void
 test_fairness_cap(void)
 {
 	struct tls_creds *a;
 	struct pair p;
-	unsigned char msg[300];
+	unsigned char msg[200];
 	char err[512];
 	int i, pumps = 0;
 
-	for (i = 0; i < 300; i++)
+	for (i = 0; i < 200; i++)
 		msg[i] = (unsigned char)i;
 	a = load("a.crt", "a.key", err, sizeof err);
 	pair_open(&p, a, "a.example", PEM_A_CRT, NULL);
@@ -1637,25 +1728,26 @@ test_fairness_cap(void)
 	for (i = 0; i < 1000 && (p.cl->outoff < p.cl->outlen ||
 	    (client_state(p.cl) & BR_SSL_SENDREC)); i++)
 		client_step(p.cl);
-	T_EQ_INT(p.cl->outoff, 300);
+	T_EQ_INT(p.cl->outoff, 200);
 	p.can_read = 1;
 	pair_pump(&p);
 	T_EQ_INT(p.rc, TLS_OK);
-	T_EXPECT(p.sa.inlen > 0 && p.sa.inlen < 300, "first pump took %zu",
+	T_EXPECT(p.sa.inlen > 0 && p.sa.inlen < 200, "first pump took %zu",
 	    p.sa.inlen);
 	T_EQ_INT(tls_has_pending_input(p.t), 1);
-	while (p.sa.inlen < 300 && pumps < 1000 && p.rc == TLS_OK) {
+	while (p.sa.inlen < 200 && pumps < 1000 && p.rc == TLS_OK) {
 		pair_pump(&p);
 		pumps++;
 	}
-	T_EQ_INT(p.sa.inlen, 300);
-	T_EQ_MEM(p.sa.in, msg, 300);
-	T_EXPECT(pumps >= 300 / 22, "%d pumps", pumps);
+	T_EQ_INT(p.sa.inlen, 200);
+	T_EQ_MEM(p.sa.in, msg, 200);
+	/* Three transfers a record (header, body, deliver), 64 a pump. */
+	T_EXPECT(pumps >= 200 / 22, "%d pumps", pumps);
 	pair_close(&p);
 	tls_creds_unref(a);
 }
 
-/* 256 KiB each way through a 16 KiB echo queue (so deliver pauses). */
+/* 256 KiB each way through a 4 KiB echo queue (so deliver pauses). */
 static void
 test_bulk(void)
 {
@@ -1672,6 +1764,7 @@ test_bulk(void)
 	a = load("a.crt", "a.key", err, sizeof err);
 	pair_open(&p, a, "a.example", PEM_A_CRT, NULL);
 	p.sa.echo = 1;
+	p.sa.outcap = 4096;
 	p.cl->out = msg;
 	p.cl->outlen = bulk_len;
 	T_EXPECT(pair_run(&p, done_bulk), "echo of %zu bytes: got %zu (%s)",
@@ -1681,8 +1774,7 @@ test_bulk(void)
 	T_EQ_INT(p.cl->inlen, bulk_len);
 	T_EXPECT(p.cl->inlen == bulk_len &&
 	    memcmp(p.cl->in, msg, bulk_len) == 0, "echo differs");
-	T_EXPECT(p.sa.delivers > bulk_len / 16384, "%zu delivers",
-	    p.sa.delivers);
+	T_EXPECT(p.sa.partial > 0, "deliver never paused");
 	pair_close(&p);
 	tls_creds_unref(a);
 	free(msg);
@@ -1719,6 +1811,7 @@ test_tls(void)
 	test_sni();
 	test_server_close();
 	test_peer_errors();
+	test_records();
 	test_pause();
 	test_fairness_cap();
 	test_bulk();
