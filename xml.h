@@ -92,7 +92,10 @@ struct xml_node *xml_add_text_child(struct xml_node *parent, const char *name,
  * standalone document).  An element in jabber:client or jabber:server at the
  * top, or whose parent has the same namespace, is written without xmlns, so
  * a stanza moves between c2s and s2s streams with its namespace rewritten
- * as RFC 6120 section 4.8.3 requires.  Returns 0, or -1 if out is full.
+ * as RFC 6120 section 4.8.3 requires.  With a stream_ns, elements in
+ * NS_STREAM are written with the "stream:" prefix, which the stream header
+ * must declare (RFC 6120 4.8.5).  Returns 0, or -1 if out is full (out is
+ * then as it was).
  */
 int	 xml_serialize(const struct xml_node *n, struct buf *out, const char *stream_ns);
 
@@ -100,7 +103,8 @@ int	 xml_serialize(const struct xml_node *n, struct buf *out, const char *stream
 
 struct xml_limits {
 	size_t		max_stanza;	/* bytes of one top-level child, markup included */
-	unsigned	max_depth;	/* element nesting below the stream root */
+	unsigned	max_depth;	/* element nesting below the stream root;
+					 * a document's root is level 1 */
 	unsigned	max_attrs;	/* attributes per element (xmlns included) */
 	unsigned	max_name;	/* bytes of a name, prefix included */
 };

@@ -43,5 +43,6 @@ void	test_jid(void);
 void	test_store(void);
 void	test_sasl(void);
 void	test_config(void);
+void	test_tls(void);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
 	{ "store", test_store },
 	{ "sasl", test_sasl },
 	{ "config", test_config },
+	{ "tls", test_tls },
 };
 
 int
