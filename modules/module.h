@@ -183,6 +183,15 @@ struct module {
 	void	(*stream_features)(struct xml_node *features);
 	/* Extra stream features before authentication, on TLS streams. */
 	void	(*preauth_features)(struct xml_node *features, const char *host);
+	/* disco#items / disco#info on the server JID for a node (NULL: the
+	 * top level): add items / identities and features to query.  For a
+	 * node, return 1 if this module owns it (the disco module answers
+	 * item-not-found when nobody does); for NULL the return is ignored.
+	 * The disco module calls these for every enabled module. */
+	int	(*disco_items)(const struct iq_req *, const char *node,
+		    struct xml_node *query);
+	int	(*disco_info)(const struct iq_req *, const char *node,
+		    struct xml_node *query);
 	/* Every stanza route() is about to deliver (local or not), after
 	 * 'to' was parsed; 1 = drop it (the module answers if it must). */
 	int	(*route_filter)(struct xml_node *, const struct jid *to);
