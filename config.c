@@ -29,6 +29,8 @@
  *   idle_timeout             10..86400 s        (300)
  *   ping_timeout             5..3600 s          (60)
  *   shutdown_timeout         1..300 s           (5)
+ *   max_bytes_per_second     1K..1G             (256K)
+ *   auth_failures_per_ip     1..100000 /min     (10)
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -154,6 +156,8 @@ static const struct key limit_keys[] = {
 	{ "idle_timeout",		K_UINT, LIM(idle_timeout), 10, 86400 },
 	{ "ping_timeout",		K_UINT, LIM(ping_timeout), 5, 3600 },
 	{ "shutdown_timeout",		K_UINT, LIM(shutdown_timeout), 1, 300 },
+	{ "max_bytes_per_second",	K_SIZE, LIM(max_bytes_per_second), 1 * KIB, 1 * GIB },
+	{ "auth_failures_per_ip",	K_UINT, LIM(auth_failures_per_ip), 1, 100000 },
 };
 
 static const struct key host_keys[] = {
@@ -1203,6 +1207,8 @@ config_new(const char *path)
 	l->idle_timeout = 300;
 	l->ping_timeout = 60;
 	l->shutdown_timeout = 5;
+	l->max_bytes_per_second = 256 * KIB;
+	l->auth_failures_per_ip = 10;
 	return cfg;
 }
 

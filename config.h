@@ -50,6 +50,8 @@ struct limits {
 	unsigned idle_timeout;		/* seconds before a ping */
 	unsigned ping_timeout;		/* seconds to answer it */
 	unsigned shutdown_timeout;	/* seconds to flush on TERM */
+	size_t	max_bytes_per_second;	/* read from one connection */
+	unsigned auth_failures_per_ip;	/* per minute, then refused a while */
 };
 
 struct config {

@@ -25,7 +25,7 @@
 #define MAX_READS_PER_RUN 16	/* fairness: at most this many reads per wakeup */
 
 static struct conn_limits lim = {
-	512 * 1024, 1024 * 1024, 1024, 16, 4, 2000
+	512 * 1024, 1024 * 1024, 1024, 16, 4, 2000, 256 * 1024
 };
 static struct conn	*all;		/* list of every conn */
 static struct conn	*dirty;		/* conns with output to push */
@@ -437,14 +437,29 @@ conn_send_xml(struct conn *c, const struct xml_node *n, const char *stream_ns)
 
 /* ---- TLS glue ---- */
 
+/* Over its byte budget for this second: stop reading until the tick. */
+static int
+throttled(const struct conn *c)
+{
+	return c->bytes_this_second >= lim.max_bytes_per_second;
+}
+
+static int
+may_read(const struct conn *c)
+{
+	return c->state == CONN_OPEN && buf_used(&c->out) <= c->high_water &&
+	    !throttled(c);
+}
+
 static size_t
 tls_deliver(void *arg, const unsigned char *p, size_t n)
 {
 	struct conn *c = arg;
 
-	if (c->state != CONN_OPEN || buf_used(&c->out) > c->high_water)
+	if (!may_read(c))
 		return 0;
 	c->bytes_in += n;
+	c->bytes_this_second += n;
 	c->proto->input(c, (const char *)p, n);
 	return n;
 }
@@ -543,11 +558,12 @@ read_plain(struct conn *c)
 	char b[READ_CHUNK];
 	int i;
 
-	for (i = 0; i < MAX_READS_PER_RUN && c->state == CONN_OPEN && c->tls == NULL &&
-	    c->can_read && buf_used(&c->out) <= c->high_water; i++) {
+	for (i = 0; i < MAX_READS_PER_RUN && c->tls == NULL && c->can_read &&
+	    may_read(c); i++) {
 		ssize_t n = recv(c->fd, b, sizeof b, 0);
 		if (n > 0) {
 			c->bytes_in += (size_t)n;
+			c->bytes_this_second += (size_t)n;
 			c->proto->input(c, b, (size_t)n);
 		} else if (n == 0) {
 			conn_kill(c, "peer closed");
@@ -603,7 +619,7 @@ conn_events(void *arg)
 {
 	struct conn *c = arg;
 	short ev = 0;
-	int paused = buf_used(&c->out) > c->high_water || c->state != CONN_OPEN;
+	int paused = !may_read(c);
 
 	if (c->state == CONN_DEAD)
 		return 0;
@@ -622,8 +638,7 @@ conn_has_work(void *arg)
 {
 	struct conn *c = arg;
 
-	return c->tls != NULL && c->state == CONN_OPEN &&
-	    buf_used(&c->out) <= c->high_water && tls_has_pending_input(c->tls);
+	return c->tls != NULL && may_read(c) && tls_has_pending_input(c->tls);
 }
 
 static void
@@ -686,6 +701,14 @@ conn_tick(int64_t now)
 	struct conn *c;
 
 	for (c = all; c != NULL; c = c->next) {
+		if (throttled(c)) {
+			if (!c->throttle_logged)
+				conn_log(c, LOG_LVL_INFO, "over %zu bytes/s: "
+				    "reading paused", lim.max_bytes_per_second);
+			c->throttle_logged = 1;
+			mark_dirty(c);	/* resume reading (and TLS input) now */
+		}
+		c->bytes_this_second = 0;
 		if (c->state == CONN_CLOSING && now >= c->close_deadline) {
 			conn_kill(c, c->close_reason);
 			continue;

@@ -55,6 +55,8 @@ struct conn {
 	int64_t		 close_deadline;
 	int64_t		 created;
 	uint64_t	 bytes_in, bytes_out;
+	size_t		 bytes_this_second;	/* rate limit: reset by the tick */
+	int		 throttle_logged;
 	const struct conn_proto *proto;
 	void		*stream;	/* owned by the stream layer */
 	struct loop_source src;
@@ -71,6 +73,7 @@ struct conn_limits {
 	unsigned	 max_per_ip;
 	unsigned	 max_unauth_per_ip;
 	unsigned	 close_linger_ms;	/* how long a closing conn may flush */
+	size_t		 max_bytes_per_second;	/* reading pauses above it */
 };
 void	 conn_set_limits(const struct conn_limits *);
 

@@ -275,6 +275,7 @@ apply_limits(const struct config *c)
 	cl.max_per_ip = c->limits.max_connections_per_ip;
 	cl.max_unauth_per_ip = c->limits.max_unauth_per_ip;
 	cl.close_linger_ms = 2000;
+	cl.max_bytes_per_second = c->limits.max_bytes_per_second;
 	conn_set_limits(&cl);
 }
 

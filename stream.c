@@ -250,6 +250,53 @@ on_starttls(struct c2s *s, size_t remaining)
 
 /* ---- SASL ---- */
 
+/*
+ * Failed logins per address over the last minute, in a small fixed table
+ * (the oldest entry is reused when it is full).  Past the limit, logins
+ * from that address are refused with temporary-auth-failure until the
+ * minute is over: a guesser is slowed down, and since it is the address
+ * that waits, nobody can lock an account out from elsewhere.
+ */
+#define AUTHFAIL_SLOTS	1024
+#define AUTHFAIL_WINDOW	60000
+
+static struct authfail {
+	char	 ip[48];
+	int64_t	 since;
+	unsigned count;
+} authfail[AUTHFAIL_SLOTS];
+
+static struct authfail *
+authfail_slot(const char *ip, int create)
+{
+	struct authfail *oldest = &authfail[0];
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < AUTHFAIL_SLOTS; i++) {
+		struct authfail *a = &authfail[i];
+		if (a->ip[0] != '\0' && now - a->since > AUTHFAIL_WINDOW)
+			a->ip[0] = '\0';	/* expired */
+		if (a->ip[0] != '\0' && strcmp(a->ip, ip) == 0)
+			return a;
+		if (a->ip[0] == '\0' || a->since < oldest->since)
+			oldest = a;
+	}
+	if (!create)
+		return NULL;
+	strlcpy_ok(oldest->ip, ip, sizeof oldest->ip);
+	oldest->since = now;
+	oldest->count = 0;
+	return oldest;
+}
+
+static int
+authfail_blocked(const char *ip)
+{
+	struct authfail *a = authfail_slot(ip, 0);
+
+	return a != NULL && a->count >= lim()->auth_failures_per_ip;
+}
+
 static int
 sasl_lookup(void *ctx, const char *username, struct account_creds *out)
 {
@@ -271,6 +318,8 @@ sasl_failure(struct c2s *s, const char *cond, const char *why)
 	}
 	conn_log(s->conn, LOG_LVL_INFO, "authentication failed: %s%s%s", cond,
 	    why ? ": " : "", why ? why : "");
+	if (strcmp(cond, "not-authorized") == 0)
+		authfail_slot(s->conn->ip, 1)->count++;
 	if (++s->sasl_failures >= lim()->auth_attempts)
 		stream_error(s, "policy-violation",
 		    "Too many failed authentication attempts");
@@ -391,6 +440,11 @@ on_sasl(struct c2s *s, struct xml_node *st)
 	}
 	if (!s->tls && cfg->c2s_require_encryption) {
 		sasl_failure(s, "encryption-required", "auth before STARTTLS");
+		return;
+	}
+	if (authfail_blocked(s->conn->ip)) {
+		sasl_failure(s, "temporary-auth-failure",
+		    "too many failed logins from this address; try again later");
 		return;
 	}
 	{

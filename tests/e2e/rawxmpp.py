@@ -665,6 +665,15 @@ class Raw:
     def stream_close(self):
         self.send('</stream:stream>')
 
+    def finish(self, timeout=None):
+        """Close politely and wait until the server has closed its side, so
+        that the server has forgotten the connection before the next one
+        (per-IP limits count open connections)."""
+        if not self.eof:
+            self.stream_close()
+            self.closed(timeout)
+        self.close()
+
 
 def body_of(el):
     b = el.find(C('body'))

@@ -221,7 +221,7 @@ def test_stanza_size_before_auth():
 
 
 def test_stanza_size_after_auth():
-    with Server(limits={'max_stanza_size': 4096}) as srv:
+    with Server(limits={'max_stanza_size': 4096, 'max_stanza_size_preauth': 4096}) as srv:
         bob = client(srv, 'bob', 'b')
         alice = client(srv, 'alice', 'a')
         ok = 'k' * 3000

@@ -75,7 +75,8 @@ def test_ping_flood_without_reading():
 
 
 def test_slow_reader_is_closed_not_the_sender():
-    with Server(limits={'output_hard_limit': 262144}) as srv:
+    with Server(limits={'output_hard_limit': 262144, 'max_stanza_size': 65536,
+                        'max_stanza_size_preauth': 16384}) as srv:
         alice = client(srv, 'alice', 'a')
         carol = client(srv, 'carol', 'c')
         slow = Raw(srv.c2s_port, rcvbuf=4096)
