@@ -586,14 +586,17 @@ conn_io(struct conn *c)
 	if (c->state == CONN_DEAD)
 		return;
 	if (c->tls != NULL) {
+		pump_tls(c);
+		/* Closing: once the queue is out, send close_notify, and
+		 * drop the connection when that has left too. */
 		if (c->state == CONN_CLOSING && buf_used(&c->out) == 0 &&
 		    !c->tls_close_sent) {
 			tls_close(c->tls);
 			c->tls_close_sent = 1;
+			pump_tls(c);
 		}
-		pump_tls(c);
-		if (c->state == CONN_CLOSING && c->tls != NULL &&
-		    buf_used(&c->out) == 0 && tls_is_flushed(c->tls))
+		if (c->state == CONN_CLOSING && buf_used(&c->out) == 0 &&
+		    tls_is_flushed(c->tls))
 			conn_kill(c, c->close_reason);
 		return;
 	}

@@ -258,6 +258,27 @@ def test_adduser_seen_by_running_server():
         assert srv.alive() and srv.proc.pid == pid
 
 
+def test_adduser_reads_one_line():
+    with Server() as srv:
+        # Only the first line is the password.
+        r = srv.cli('adduser', 'dave@localhost', input='first-line\nsecond-line\n')
+        assert r.returncode == 0, 'exit %d: %s' % (r.returncode, r.stderr)
+        assert can_login(srv, 'dave@localhost', 'first-line'), 'first line not the password'
+        assert not can_login(srv, 'dave@localhost', 'first-line\nsecond-line')
+        # No line at all (stdin at EOF): no account with an empty password.
+        r = srv.cli('adduser', 'erin@localhost', input='')
+        assert r.returncode != 0, 'adduser with no password line succeeded'
+        assert r.stderr.strip(), 'no message'
+        assert not os.path.exists(account_dir(srv, 'erin@localhost')), 'account created'
+        assert not can_login(srv, 'erin@localhost', '')
+        # A password with spaces and non-ASCII characters is kept whole.
+        pw = 'p\u00e4ss w\u00f6rd \u2713 '
+        r = srv.cli('adduser', 'frank@localhost', input=pw + '\n')
+        assert r.returncode == 0, 'exit %d: %s' % (r.returncode, r.stderr)
+        assert can_login(srv, 'frank@localhost', pw), 'non-ASCII password refused'
+        assert not can_login(srv, 'frank@localhost', pw.strip()), 'password trimmed'
+
+
 def test_adduser_existing_fails():
     with Server() as srv:
         r = srv.cli('adduser', 'alice@localhost', input='other-pw\n')
@@ -582,3 +603,102 @@ def test_hup_with_missing_key_keeps_old_cert():
         assert 'no-such-key.pem' in srv.log()[mark:], 'missing key not reported'
         assert _cert_seen(srv.c2s_port) == old_der
         assert can_login(srv, 'alice@localhost', 'alice-pw')
+
+
+def test_kill9_then_restart():
+    # The lock dies with the process (no stale lock file blocks a restart),
+    # and what the server acknowledged before the kill is still there.
+    with Server() as srv:
+        c = Raw(srv.c2s_port)
+        assert c.login('alice@localhost', 'alice-pw')
+        c.send("<iq type='set' id='r1'><query xmlns='jabber:iq:roster'>"
+               "<item jid='zed@localhost' name='Zed'><group>Kill</group></item>"
+               "</query></iq>")
+        c.expect(r"<iq\b[^>]*\bid=['\"]r1['\"][^>]*type=['\"]result['\"]"
+                 r"|<iq\b[^>]*type=['\"]result['\"][^>]*\bid=['\"]r1['\"]")
+        srv.expected_status = None
+        srv.stop(signal.SIGKILL)
+        c.close()
+        srv.start()
+        srv.expected_status = 0
+        c = Raw(srv.c2s_port)
+        assert c.login('alice@localhost', 'alice-pw'), 'login after restart'
+        c.send("<iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>")
+        m = c.expect(r"<iq\b[^>]*\bid=['\"]r2['\"].*?</iq>")
+        assert "jid='zed@localhost'" in m.group(0) or 'jid="zed@localhost"' in m.group(0), \
+            'acknowledged roster item lost: ' + m.group(0)
+        assert 'Kill' in m.group(0), m.group(0)
+        c.close()
+
+
+def _stream_answer(port, host):
+    """'features' or the stream error condition the server answers a
+    stream header for host with."""
+    c = Raw(port, host=host)
+    try:
+        c.send("<stream:stream xmlns='jabber:client' xmlns:stream='%s' "
+               "to='%s' version='1.0'>" % (STREAM_NS, host))
+        m = c.expect(r'<stream:features|<stream:error>\s*<([a-z-]+)')
+        return 'features' if m.group(0).startswith('<stream:features') else m.group(1)
+    finally:
+        c.close()
+
+
+def test_hup_applies_new_config():
+    with Server() as srv:
+        assert _stream_answer(srv.c2s_port, 'example.test') == 'host-unknown'
+        # A broken file that would add the host changes nothing.
+        srv.hostcfg['example.test'] = {'enabled': 'true', 'bogus_option': '1'}
+        srv.write_config()
+        mark = len(srv.log())
+        srv.hup()
+        assert srv.wait_log('bogus_option', timeout=5, start=mark) or \
+            srv.wait_log(srv.config_path, timeout=1, start=mark), 'broken config not logged'
+        assert srv.alive()
+        assert _stream_answer(srv.c2s_port, 'example.test') == 'host-unknown', \
+            'part of a broken config was applied'
+        # The good version is applied.
+        del srv.hostcfg['example.test']['bogus_option']
+        srv.write_config()
+        srv.hup()
+        deadline = time.monotonic() + 5
+        got = None
+        while time.monotonic() < deadline:
+            got = _stream_answer(srv.c2s_port, 'example.test')
+            if got == 'features':
+                break
+            time.sleep(0.1)
+        assert got == 'features', 'new host not served after HUP: %s' % got
+        assert _stream_answer(srv.c2s_port, 'localhost') == 'features'
+        # An account on the new host can be made and used at once.
+        r = srv.cli('adduser', 'xena@example.test', input='xena-pw\n')
+        assert r.returncode == 0, r.stderr
+        c = Raw(srv.c2s_port, host='example.test')
+        assert c.login('xena@example.test', 'xena-pw'), 'login on the new host'
+        c.close()
+
+
+def test_term_with_many_sessions():
+    with Server(limits={'max_connections_per_ip': 64, 'max_unauth_per_ip': 32}) as srv:
+        conns = []
+        for i in range(12):
+            c = Raw(srv.c2s_port)
+            user = ('alice', 'bob', 'carol')[i % 3]
+            assert c.login(user + '@localhost', user + '-pw', resource='m%d' % i)
+            conns.append(c)
+        for i in range(6):		# and some that only opened a stream
+            c = Raw(srv.c2s_port)
+            c.open_stream()
+            conns.append(c)
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        for i, c in enumerate(conns):
+            text = c.read_until_closed(timeout=6)
+            assert 'system-shutdown' in text and text.rstrip().endswith('</stream:stream>'), \
+                'connection %d got %r' % (i, text[-300:])
+            c.close()
+        try:
+            rc = srv.proc.wait(timeout=max(0.1, 5 - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            raise AssertionError('still running 5 s after TERM')
+        assert rc == 0, 'exit %d' % rc

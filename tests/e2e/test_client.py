@@ -645,3 +645,84 @@ def test_direct_tls_port():
             m = await expect(c.messages, lambda m: m['body'] == 'across ports', 'message')
             assert str(m['from']) == d.full
         run_scenario(scenario)
+
+
+# ---- passwords, payloads, many clients ----
+
+def test_non_ascii_password_every_mechanism():
+    pw = 'gr\u00fc\u00dfe \u2603 caf\u00e9'
+    with Server() as srv:
+        srv.adduser('dave@localhost', pw)
+
+        async def scenario(clients):
+            for mech in ('SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'):
+                c = Client(clients, srv, 'dave@localhost/' + mech.lower(), pw, mech=mech)
+                await c.connect()
+                await c.close()
+                bad = Client(clients, srv, 'dave@localhost/x', pw.upper(), mech=mech)
+                what = await bad.connect(expect_session=False)
+                assert what == 'failed_auth', '%s: wrong case accepted (%s)' % (mech, what)
+        run_scenario(scenario)
+
+
+def test_large_and_unicode_messages():
+    with Server() as srv:
+        async def scenario(clients):
+            a = Client(clients, srv, 'alice@localhost/a', 'alice-pw')
+            b = Client(clients, srv, 'bob@localhost/b', 'bob-pw')
+            await a.connect()
+            await b.connect()
+            b.x.send_presence()
+            await b.ping_server()
+            texts = [
+                'gr\u00fc\u00df dich \u2014 \u65e5\u672c\u8a9e \U0001f600 e\u0301',
+                '<not a tag> &amp; "quotes" \'apos\' ]]> \t tab',
+                # 200 KB: under max_stanza_size (256 KB), far over one TLS
+                # record and the socket buffers on the way.
+                ''.join(chr(0x41 + (i * 7) % 26) for i in range(200 * 1024)),
+            ]
+            for i, t in enumerate(texts):
+                a.x.send_message(mto=b.full, mbody=t, mtype='chat')
+            for i, t in enumerate(texts):
+                m = await expect(b.messages, lambda m: m['body'] != '', 'message %d' % i,
+                                 timeout=10)
+                assert m['body'] == t, 'message %d changed on the way (%d chars, want %d)' % (
+                    i, len(m['body']), len(t))
+                assert str(m['from']) == a.full
+            # The big one the other way, to a bare JID, while chatting.
+            b.x.send_message(mto='alice@localhost', mbody=texts[2][::-1], mtype='chat')
+            a.x.send_presence()
+            m = await expect(a.messages, lambda m: m['body'] != '', 'big reply', timeout=10)
+            assert m['body'] == texts[2][::-1]
+        run_scenario(scenario)
+
+
+def test_many_clients_exchange_messages():
+    n = 10
+    users = {'u%d@localhost' % i: 'pw-%d' % i for i in range(n)}
+    with Server(users=users, limits={'max_connections_per_ip': 64,
+                                     'max_unauth_per_ip': 32}) as srv:
+        async def scenario(clients):
+            cs = [Client(clients, srv, 'u%d@localhost/r' % i, 'pw-%d' % i) for i in range(n)]
+            await asyncio.gather(*(c.connect(timeout=15) for c in cs))
+            for c in cs:
+                c.x.send_presence()
+            await asyncio.gather(*(c.ping_server() for c in cs))
+            for i, c in enumerate(cs):
+                for j, d in enumerate(cs):
+                    if i != j:
+                        c.x.send_message(mto=d.full, mbody='m %d->%d' % (i, j), mtype='chat')
+            for j, d in enumerate(cs):
+                want = {'m %d->%d' % (i, j) for i in range(n) if i != j}
+                got = set()
+                while got != want:
+                    m = await expect(d.messages, lambda m: m['body'].startswith('m '),
+                                     'messages at u%d (have %d of %d)' % (j, len(got),
+                                                                         len(want)),
+                                     timeout=10)
+                    sender = int(m['body'].split()[1].split('->')[0])
+                    assert str(m['from']) == cs[sender].full, \
+                        'from %s for %r' % (m['from'], m['body'])
+                    assert m['body'] not in got, 'duplicate %r' % m['body']
+                    got.add(m['body'])
+        run_scenario(scenario, timeout=45)

@@ -51,7 +51,7 @@ def test_features_before_tls_only_required_starttls():
         st = f.find(q(NS_TLS, 'starttls'))
         assert _children(st) == [q(NS_TLS, 'required')], 'starttls content: %s' % dump(st)
         first_id = r.header['id']
-        r.close()
+        r.finish()
 
         # Without an XML declaration, and with an explicit UTF-8 one, the
         # same; every stream gets its own id.
@@ -65,13 +65,13 @@ def test_features_before_tls_only_required_starttls():
             assert _children(f) == [q(NS_TLS, 'starttls')], dump(f)
             assert r.header['id'] not in ids, 'stream id %r repeated' % r.header['id']
             ids.add(r.header['id'])
-            r.close()
+            r.finish()
 
         # Domain names compare case-insensitively.
         r = Raw(srv.c2s_port)
         f = r.open(to='LocalHost')
         assert _children(f) == [q(NS_TLS, 'starttls')], dump(f)
-        r.close()
+        r.finish()
 
 
 def test_features_after_tls_and_after_sasl():
