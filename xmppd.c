@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "check.h"
+#include "init.h"
 #include "config.h"
 #include "jid.h"
 #include "log.h"
@@ -28,13 +30,20 @@ static const char usage_text[] =
 "\n"
 "commands:\n"
 "  run                 serve in the foreground (the default); logs go to stderr\n"
+"  init DOMAIN [--c2s-port N] [--c2s-tls-port N] [--s2s-port N] [--data DIR]\n"
+"       [--cert FILE --key FILE] [--force]\n"
+"                      write a first configuration (to -c FILE or\n"
+"                      ~/etc/xmppd.ini; never replaced without --force) and\n"
+"                      print the next steps\n"
 "  adduser JID         create an account; the password is asked for on a\n"
 "                      terminal, or read as one line from standard input\n"
 "  passwd JID          change an account's password (same input rules)\n"
 "  deluser JID         delete an account and all its data\n"
-"  check [config|certs|all]\n"
-"                      explain every problem found in the configuration and\n"
-"                      certificates; exit 0 only when all is well\n"
+"  check [config|certs|ports|data|all]\n"
+"                      explain every problem found in the configuration, the\n"
+"                      certificates (names, key, expiry), the ports (free or\n"
+"                      already ours) and the data directory (writable, private);\n"
+"                      exit 0 only when all is well (default: all)\n"
 "  version             print the version\n"
 "  help                this text\n"
 "\n"
@@ -199,68 +208,27 @@ out:
 }
 
 static int
-check_certs(const struct config *cfg)
-{
-	const struct host_config *h;
-	int problems = 0;
-	char err[512];
-
-	for (h = cfg->hosts; h != NULL; h = h->next) {
-		const char *cert = h->certificate ? h->certificate : cfg->certificate;
-		const char *key = h->certificate ? h->key : cfg->key;
-		struct tls_creds *cr;
-		time_t exp;
-		long days;
-
-		if (!h->enabled)
-			continue;
-		if (cert == NULL || key == NULL) {
-			printf("%s: no certificate configured: set certificate and key "
-			    "in [tls] or [host %s]\n", h->name, h->name);
-			problems++;
-			continue;
-		}
-		cr = tls_creds_load(cert, key, err, sizeof err);
-		if (cr == NULL) {
-			printf("%s: %s\n", h->name, err);
-			problems++;
-			continue;
-		}
-		exp = tls_creds_expiry(cr);
-		days = (long)((exp - time(NULL)) / 86400);
-		if (!tls_creds_match_name(cr, h->name)) {
-			printf("%s: the certificate in %s does not name %s: get one "
-			    "that covers it\n", h->name, cert, h->name);
-			problems++;
-		}
-		if (exp != 0 && exp < time(NULL)) {
-			printf("%s: the certificate in %s has expired: renew it\n",
-			    h->name, cert);
-			problems++;
-		} else if (exp != 0 && days < 14)
-			printf("%s: warning: the certificate expires in %ld days\n",
-			    h->name, days);
-		else
-			printf("%s: certificate OK (%ld days left)\n", h->name, days);
-		tls_creds_unref(cr);
-	}
-	return problems;
-}
-
-static int
 cmd_check(const char *path, const char *what)
 {
 	struct config *cfg;
 	int problems = 0;
 
 	if (strcmp(what, "config") != 0 && strcmp(what, "certs") != 0 &&
+	    strcmp(what, "ports") != 0 && strcmp(what, "data") != 0 &&
 	    strcmp(what, "all") != 0)
 		return usage();
 	if (load(path, &cfg) == -1)
 		return 2;
 	printf("%s: configuration OK\n", path);
-	if (strcmp(what, "config") != 0)
+	if (strcmp(what, "certs") == 0 || strcmp(what, "all") == 0)
 		problems += check_certs(cfg);
+	if (strcmp(what, "ports") == 0 || strcmp(what, "all") == 0)
+		problems += check_ports(cfg);
+	if (strcmp(what, "data") == 0 || strcmp(what, "all") == 0)
+		problems += check_data(cfg);
+	if (strcmp(what, "config") != 0)
+		printf(problems ? "%d problem(s) found\n" : "all checks passed\n",
+		    problems);
 	config_free(cfg);
 	return problems ? 1 : 0;
 }
@@ -313,6 +281,8 @@ main(int argc, char **argv)
 	else if ((strcmp(cmd, "adduser") == 0 || strcmp(cmd, "passwd") == 0 ||
 	    strcmp(cmd, "deluser") == 0) && i + 1 == argc)
 		rc = cmd_account(cmd, path, argv[i]);
+	else if (strcmp(cmd, "init") == 0 && i < argc)
+		rc = cmd_init(path, argc - i, argv + i);
 	else if (strcmp(cmd, "check") == 0 && i + 1 >= argc)
 		rc = cmd_check(path, i < argc ? argv[i] : "all");
 	else
