@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@
 static enum log_level	level = LOG_LVL_INFO;
 static int		fd = 2;
 static int		stamps;
+static int		to_syslog;
+static char		syslog_ident[32];	/* openlog() keeps the pointer */
 
 static const char *const names[] = { "error", "warn", "info", "debug" };
 
@@ -73,15 +76,59 @@ log_set_file(const char *path)
 	return 0;
 }
 
+static const struct {
+	const char	*name;
+	int		 value;
+} facilities[] = {
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },
+	{ "lpr", LOG_LPR }, { "mail", LOG_MAIL }, { "news", LOG_NEWS },
+	{ "syslog", LOG_SYSLOG }, { "user", LOG_USER }, { "uucp", LOG_UUCP },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+int
+log_set_syslog(int on, const char *ident, const char *facility)
+{
+	size_t i;
+
+	if (!on) {
+		if (to_syslog)
+			closelog();
+		to_syslog = 0;
+		return 0;
+	}
+	for (i = 0; i < sizeof facilities / sizeof facilities[0]; i++)
+		if (facility != NULL && strcmp(facility, facilities[i].name) == 0)
+			break;
+	if (i == sizeof facilities / sizeof facilities[0]) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (to_syslog)
+		closelog();
+	snprintf(syslog_ident, sizeof syslog_ident, "%s",
+	    ident != NULL ? ident : "xmppd");
+	/* Connect now: later the process may not see /dev/log any more. */
+	openlog(syslog_ident, LOG_PID | LOG_NDELAY, facilities[i].value);
+	to_syslog = 1;
+	return 0;
+}
+
 /* One write() per line so lines from a crash-restart cycle never interleave. */
 static void
 emit(enum log_level l, const char *fmt, va_list ap, int with_errno, int saved)
 {
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	char line[2048];
-	size_t n = 0;
+	size_t n = 0, body;
 	int k;
 
-	if (stamps) {
+	/* syslog stamps lines itself. */
+	if (stamps && !to_syslog) {
 		time_t t = time(NULL);
 		struct tm tm;
 		gmtime_r(&t, &tm);
@@ -90,6 +137,7 @@ emit(enum log_level l, const char *fmt, va_list ap, int with_errno, int saved)
 	k = snprintf(line + n, sizeof line - n, "%s: ", names[l]);
 	if (k > 0)
 		n += (size_t)k;
+	body = n;
 	k = vsnprintf(line + n, sizeof line - n, fmt, ap);
 	if (k > 0)
 		n = n + (size_t)k >= sizeof line ? sizeof line - 1 : n + (size_t)k;
@@ -104,6 +152,11 @@ emit(enum log_level l, const char *fmt, va_list ap, int with_errno, int saved)
 			line[i] = ' ';
 	if (n >= sizeof line - 1)
 		n = sizeof line - 2;
+	if (to_syslog) {
+		/* The priority says the level; the text goes without it. */
+		syslog(prio[l], "%.*s", (int)(n - body), line + body);
+		return;
+	}
 	line[n++] = '\n';
 	(void)!write(fd, line, n);
 }

@@ -67,21 +67,34 @@ gone_forget(uint64_t sid)
 	free(g);
 }
 
+/* Bytes of s that fit in max without cutting a UTF-8 character. */
+static size_t
+cut_utf8(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
 static void
-gone_remember(uint64_t sid, const char *text)
+gone_remember(uint64_t sid, const char *text, size_t max)
 {
 	struct gone **gp = gone_slot(sid);
+	size_t n = text != NULL ? cut_utf8(text, max) : 0;
 
-	if (text != NULL && *text == '\0')
-		text = NULL;
 	if (*gp == NULL) {
 		*gp = xcalloc(1, sizeof **gp);
 		(*gp)->sid = sid;
-	} else if (text != NULL && (*gp)->text != NULL &&
-	    strcmp(text, (*gp)->text) == 0)
+	} else if (n > 0 && (*gp)->text != NULL &&
+	    strncmp(text, (*gp)->text, n) == 0 && (*gp)->text[n] == '\0')
 		return;		/* one copy per contact: the same text again */
 	free((*gp)->text);
-	(*gp)->text = text != NULL ? xstrdup(text) : NULL;
+	(*gp)->text = n > 0 ? xstrndup(text, n) : NULL;
 }
 
 /* Decimal digits only, at most max.  0 / -1. */
@@ -136,7 +149,8 @@ uptime_filter(struct xml_node *st, const struct jid *to)
 	if (type == NULL)
 		gone_forget(s->id);
 	else
-		gone_remember(s->id, xml_child_text(st, "status", st->ns));
+		gone_remember(s->id, xml_child_text(st, "status", st->ns),
+		    max_status());
 	return 0;
 }
 
@@ -148,22 +162,15 @@ save_logout(const char *host, const char *local, const char *status)
 	struct xml_node *root;
 	struct buf b;
 	char when[32];
-	size_t n, max = max_status();
+	size_t max = max_status();
 
 	root = xml_new(xml_arena_new(), "last", NS_LAST);
 	xml_set_attr(root, "version", LAST_FORMAT);
 	snprintf(when, sizeof when, "%" PRId64, wall_time());
 	xml_set_attr(root, "logout", when);
-	if (status != NULL && max > 0) {
-		n = strlen(status);
-		if (n > max) {
-			/* Cut on a character boundary, not inside one. */
-			n = max;
-			while (n > 0 && ((unsigned char)status[n] & 0xc0) == 0x80)
-				n--;
-		}
-		xml_add_text(root, status, n);
-	}
+	/* Cut again: the limit may have shrunk since (a reload). */
+	if (status != NULL && cut_utf8(status, max) > 0)
+		xml_add_text(root, status, cut_utf8(status, max));
 	buf_init(&b, LAST_MAX_FILE);
 	if (xml_serialize(root, &b, NULL) == 0 && buf_addstr(&b, "\n") == 0) {
 		if (store_write(host, local, LAST_FILE, buf_head(&b),

@@ -89,7 +89,9 @@ def test_slow_reader_is_closed_not_the_sender():
                         "<x xmlns='urn:example:pad'>%s</x></iq>" % (i, pad)
                         for i in range(16)).encode()
         result = {}
-        _writer(alice.sock, chunk, 16 * MB, result, block_timeout=10.0)
+        # 2 MB: eight times the recipient's hard limit (the server reads a
+        # connection at max_bytes_per_second, 256 KB/s by default).
+        _writer(alice.sock, chunk, 2 * MB, result, block_timeout=10.0)
         assert result['outcome'] == 'unthrottled', (
             'the sender was %s after %d MB because the recipient did not read'
             % (result['outcome'], result['sent'] // MB))
@@ -97,8 +99,9 @@ def test_slow_reader_is_closed_not_the_sender():
         # (the bytes may stop in the middle of a stanza: do not parse).
         slow.detach_parser()
         assert slow.closed(timeout=20), 'the slow reader was never closed'
-        # The sender is fine and still served.
-        alice.sync()
+        # The sender is fine and still served (once the server has read the
+        # rest of what she sent).
+        alice.sync(timeout=30)
         carol.message('alice@localhost/a', 'still fine')
         alice.expect(is_message(body='still fine'))
         alice.message('carol@localhost/c', 'me too')

@@ -403,9 +403,9 @@ test_syntax_errors(void)
 	ERR("[limits]\nmax_stanza = 1\n", 2,
 	    "unknown key 'max_stanza' in [limits]");
 	ERR("\n[server]\n[bogus]\n", 3, "unknown section [bogus] (known: "
-	    "[server], [tls], [limits], [host NAME])");
+	    "[server], [tls], [limits], [host NAME], or a module's name)");
 	ERR("[Server]\n", 1, "unknown section [Server] (known: "
-	    "[server], [tls], [limits], [host NAME])");
+	    "[server], [tls], [limits], [host NAME], or a module's name)");
 	ERR("# hi\n[]\n", 2, "empty section name []");
 	ERR("c2s_ports = 5222\n[server]\n", 1,
 	    "key 'c2s_ports' before any section");
@@ -551,7 +551,8 @@ test_value_errors(void)
 	    "max_stanza_size = 32K\n", 9, "max_stanza_size_preauth (65536) "
 	    "must not exceed max_stanza_size (32768)");
 	ERR(BASE "[limits]\nmax_stanza_size_preauth = 512K\n"
-	    "max_stanza_size = 1M\n", 10, "output_hard_limit (1048576) must "
+	    "max_stanza_size = 1M\noutput_hard_limit = 1M\n", 11,
+	    "output_hard_limit (1048576) must "
 	    "be at least twice max_stanza_size (1048576)");
 	ERR(BASE "[limits]\noutput_hard_limit = 256K\n", 9,
 	    "output_hard_limit (262144) must be at least twice "
@@ -559,7 +560,7 @@ test_value_errors(void)
 	ERR(BASE "[limits]\noutput_high_water = 2M\n", 9,
 	    "output_high_water (2097152) must not exceed "
 	    "output_hard_limit (1048576)");
-	ERR(BASE "[limits]\nmax_connections = 10\nmax_connections_per_ip = 16\n", 9,
+	ERR(BASE "[limits]\nmax_connections = 10\nmax_connections_per_ip = 16\n", 10,
 	    "max_connections_per_ip (16) must not exceed max_connections (10)");
 	ERR(BASE "[limits]\nmax_unauth_per_ip = 17\n", 9,
 	    "max_unauth_per_ip (17) must not exceed "

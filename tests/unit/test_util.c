@@ -40,7 +40,7 @@ test_buf(void)
 	T_EQ_INT(buf_add_escaped(&b, "a<b>&\"c'", 8), 0);
 	T_EQ_STR(buf_cstr(&b), "a&lt;b&gt;&amp;&quot;c&apos;");
 	buf_free(&b);
-	buf_init(&b, 8);
+	buf_init(&b, 7);
 	T_EQ_INT(buf_add_escaped(&b, "<<", 2), -1);	/* escaped form too long */
 	buf_free(&b);
 }

@@ -788,15 +788,16 @@ test_limits(void)
 	T_EQ_STR(limit_cond(XML_MODE_STREAM, &lim, in), "policy-violation");
 	/* The default, 32, on a deep stanza. */
 	lim = (struct xml_limits)XML_DEFAULT_LIMITS;
-	strcpy(in, HDR);
+	n = (size_t)snprintf(in, sizeof in, "%s", HDR);
 	for (i = 0; i < 32; i++)
-		strcat(in, "<x>");
+		n += (size_t)snprintf(in + n, sizeof in - n, "<x>");
 	for (i = 0; i < 32; i++)
-		strcat(in, "</x>");
+		n += (size_t)snprintf(in + n, sizeof in - n, "</x>");
+	T_EXPECT(n < sizeof in, "fits");
 	T_EQ_STR(limit_cond(XML_MODE_STREAM, &lim, in), "");
-	strcpy(in, HDR);
+	n = (size_t)snprintf(in, sizeof in, "%s", HDR);
 	for (i = 0; i < 33; i++)
-		strcat(in, "<x>");
+		n += (size_t)snprintf(in + n, sizeof in - n, "<x>");
 	T_EQ_STR(limit_cond(XML_MODE_STREAM, &lim, in), "policy-violation");
 
 	/* max_attrs, xmlns declarations included. */
