@@ -262,7 +262,8 @@ photo_save(const char *host, const char *local, const char *hex)
 	return 0;
 }
 
-/* Rebuild the cache from the vCard (first use, or after a crash). */
+/* Rebuild the cache from the vCard (first use, or after a crash); an
+ * account without a vCard gets no file. */
 static int
 photo_rebuild(const char *host, const char *local, char hex[HASH_HEX + 1])
 {
@@ -271,13 +272,11 @@ photo_rebuild(const char *host, const char *local, char hex[HASH_HEX + 1])
 	int rc;
 
 	hex[0] = '\0';
-	if ((rc = vcard_load(host, local, &doc, &v)) == -1)
-		return -1;
-	if (rc == 1) {
-		if ((h = xml_attr(doc, "photo")) != NULL)
-			strlcpy_ok(hex, h, HASH_HEX + 1);
-		xml_arena_free(doc->arena);
-	}
+	if ((rc = vcard_load(host, local, &doc, &v)) != 1)
+		return rc;	/* no vCard, no cache: nothing to write */
+	if ((h = xml_attr(doc, "photo")) != NULL)
+		strlcpy_ok(hex, h, HASH_HEX + 1);
+	xml_arena_free(doc->arena);
 	photo_save(host, local, hex);	/* a failure is logged; retried later */
 	return hex[0] != '\0';
 }

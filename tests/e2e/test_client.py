@@ -726,3 +726,78 @@ def test_many_clients_exchange_messages():
                     assert m['body'] not in got, 'duplicate %r' % m['body']
                     got.add(m['body'])
         run_scenario(scenario, timeout=45)
+
+
+def test_unusual_localparts_every_mechanism():
+    # ',' and '=' are legal in a localpart and must survive SCRAM's saslname
+    # escaping (=2C, =3D); non-ASCII must survive normalisation and storage.
+    users = {'x=y,z@localhost': 'pw-comma', 'j\u00fcrgen@localhost': 'pw-umlaut',
+             'o.k_-+!#$%*~@localhost': 'pw-punct'}
+    with Server(users=users) as srv:
+        async def scenario(clients):
+            for jid, pw in users.items():
+                for mech in ('SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'):
+                    c = Client(clients, srv, jid + '/r', pw, mech=mech)
+                    await c.connect()
+                    assert bare(c.full) == jid, '%s bound as %s' % (jid, c.full)
+                    await c.close()
+            # Messages between them carry the exact JIDs.
+            a = Client(clients, srv, 'x=y,z@localhost/a', 'pw-comma')
+            b = Client(clients, srv, 'j\u00fcrgen@localhost/b', 'pw-umlaut')
+            await a.connect()
+            await b.connect()
+            a.x.send_message(mto=b.full, mbody='hallo', mtype='chat')
+            m = await expect(b.messages, lambda m: m['body'] == 'hallo', 'message')
+            assert str(m['from']) == 'x=y,z@localhost/a', m['from']
+            assert str(m['to']) == 'j\u00fcrgen@localhost/b', m['to']
+        run_scenario(scenario)
+
+
+def test_deluser_while_online_leaves_nothing_behind():
+    # Deleting an account whose user is online: whatever happens to the
+    # session, the account's data must not come back, and an account made
+    # later under the same name starts empty.
+    import os
+    with Server() as srv:
+        acct = os.path.join(srv.data_path, 'localhost', 'bob')
+
+        async def scenario(clients):
+            b = Client(clients, srv, 'bob@localhost/b', 'bob-pw')
+            await b.connect()
+            await b.roster_get()
+            await b.roster_set('secret-contact@localhost', name='Secret')
+            a = Client(clients, srv, 'alice@localhost/a', 'alice-pw')
+            await a.connect()
+            r = srv.cli('deluser', 'bob@localhost')
+            assert r.returncode == 0, r.stderr
+            assert not os.path.exists(acct), 'account directory still there'
+            # The old session (if still open) writes; alice sends to bob.
+            if not b.gone.is_set():
+                try:
+                    await b.roster_set('another@localhost', name='Another')
+                except Exception:
+                    pass
+                b.x.send_presence()
+            a.x.send_message(mto='bob@localhost', mbody='to a deleted account', mtype='chat')
+            a.x.send_presence(pto='bob@localhost', ptype='subscribe')
+            try:
+                await a.ping_server()
+            except Exception:
+                pass
+            await asyncio.sleep(0.3)
+            assert not os.path.exists(acct), 'deleted account data reappeared: %s' % (
+                sorted(os.listdir(acct)),)
+            await b.close()
+            # A new bob starts from nothing.
+            r = srv.cli('adduser', 'bob@localhost', input='new-bob-pw\n')
+            assert r.returncode == 0, r.stderr
+            nb = Client(clients, srv, 'bob@localhost/new', 'new-bob-pw')
+            await nb.connect()
+            items = roster_items(await nb.roster_get())
+            assert items == {}, 'new account inherited a roster: %s' % sorted(items)
+            nb.x.send_presence()
+            await expect_none(nb.messages, lambda m: m['body'] != '',
+                              'old offline message at the new account', wait=1.0)
+            await expect_none(nb.presences, lambda p: p['type'] == 'subscribe',
+                              'old subscription request at the new account', wait=0.3)
+        run_scenario(scenario)

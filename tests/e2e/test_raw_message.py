@@ -6,6 +6,7 @@ its cap, pings (XEP-0199).
 
 import datetime
 import re
+import time
 
 from lib import Server
 from rawxmpp import (
@@ -212,6 +213,23 @@ def test_offline_messages_survive_restart():
         bob.send('<presence/>')
         m = bob.expect(is_message(body='kept over restart'))
         assert m.get('id') == mid and m.find('{%s}delay' % NS_DELAY) is not None, dump(m)
+
+
+def test_offline_messages_keep_their_order():
+    """Messages stored over more than a second come back in the order they
+    were sent (RFC 6120 10.1: in-order processing)."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        ids = []
+        for i in range(30):
+            ids.append(alice.message('bob@localhost', 'order %02d' % i, id='ord%02d' % i))
+            alice.sync()
+            time.sleep(0.05)
+        assert not alice.take_all(C('message')), 'messages bounced'
+        bob = client(srv, 'bob', 'b', presence=False)
+        bob.send('<presence/>')
+        got = [bob.expect(C('message')).get('id') for _ in ids]
+        assert got == ids, 'offline messages delivered out of order: %s' % got
 
 
 def test_offline_storage_cap():
