@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "dns.h"
 #include "tls.h"
 
 int
@@ -177,4 +178,119 @@ check_data(const struct config *cfg)
 	unlink(probe);
 	printf("data_path %s: writable and private\n", cfg->data_path);
 	return 0;
+}
+
+/* ---- DNS ---- */
+
+static int
+port_listed(const struct portlist *pl, unsigned port)
+{
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->v[i] == port)
+			return 1;
+	return 0;
+}
+
+static int
+has_address(const char *name)
+{
+	struct dns_result r;
+
+	if (dns_lookup(name, DNS_T_A, 3000, &r) == 0 && r.status == DNS_OK && r.n > 0)
+		return 1;
+	return dns_lookup(name, DNS_T_AAAA, 3000, &r) == 0 &&
+	    r.status == DNS_OK && r.n > 0;
+}
+
+/*
+ * One SRV service of a host against the ports we listen on.  default_port
+ * is where peers go without a record (0: nowhere).
+ */
+static int
+check_srv(const char *host, const char *service, const struct portlist *ports,
+    unsigned default_port, const char *what)
+{
+	char name[DNS_NAME_MAX + 1];
+	struct dns_result r;
+	int problems = 0, good = 0;
+
+	if (snprintf(name, sizeof name, "%s.%s", service, host) >= (int)sizeof name)
+		return 0;
+	if (dns_lookup(name, DNS_T_SRV, 3000, &r) == -1) {
+		if (ports->n == 0)
+			return 0;	/* a service we do not offer */
+		printf("%s: no answer from the DNS servers for %s\n", host, name);
+		return 1;
+	}
+	if (r.status != DNS_OK && r.status != DNS_NXDOMAIN) {
+		if (ports->n == 0)
+			return 0;
+		printf("%s: the DNS lookup of %s failed (server error)\n", host, name);
+		return 1;
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		const struct dns_rr *rr = &r.rr[i];
+		if (rr->target[0] == '\0' || strcmp(rr->target, ".") == 0) {
+			printf("%s: %s says \"no service here\" (target .)%s\n", host,
+			    name, ports->n ? ", but you configured ports for it" : "");
+			problems += ports->n > 0;
+			continue;
+		}
+		if (!port_listed(ports, rr->port)) {
+			printf("%s: %s points at port %u, which xmppd does not listen "
+			    "on for %s\n", host, name, rr->port, what);
+			problems++;
+		} else if (!has_address(rr->target)) {
+			printf("%s: %s points at %s, which has no A or AAAA record\n",
+			    host, name, rr->target);
+			problems++;
+		} else {
+			printf("%s: %s -> %s port %u: OK\n", host, name, rr->target,
+			    rr->port);
+			good++;
+		}
+	}
+	if (ports->n == 0 || good > 0)
+		return problems;
+	if (r.n == 0 && default_port != 0 && port_listed(ports, default_port)) {
+		printf("%s: no %s record; %s use the standard port %u, which xmppd "
+		    "listens on: OK\n", host, name, what, default_port);
+		return problems;
+	}
+	printf("%s: add this record so %s find port %u:\n"
+	    "    %s. 3600 IN SRV 5 0 %u %s.\n", host, what, ports->v[0], name,
+	    ports->v[0], host);
+	return problems + 1;
+}
+
+int
+check_dns(const struct config *cfg)
+{
+	const struct host_config *h;
+	struct portlist none = { { 0 }, 0 };
+	int problems = 0;
+
+	if (dns_set_servers(cfg->dns_servers.v, cfg->dns_servers.n) == -1)
+		return 1;
+	for (h = cfg->hosts; h != NULL; h = h->next) {
+		char legacy[DNS_NAME_MAX + 1];
+		struct dns_result r;
+
+		if (!h->enabled)
+			continue;
+		problems += check_srv(h->name, "_xmpp-client._tcp", &cfg->c2s_ports,
+		    5222, "clients");
+		problems += check_srv(h->name, "_xmpps-client._tcp",
+		    &cfg->c2s_direct_tls_ports, 0, "clients using direct TLS");
+		problems += check_srv(h->name, "_xmpp-server._tcp", &cfg->s2s_ports,
+		    5269, "other servers");
+		problems += check_srv(h->name, "_xmpps-server._tcp", &none, 0,
+		    "other servers using direct TLS");
+		snprintf(legacy, sizeof legacy, "_jabber._tcp.%s", h->name);
+		if (dns_lookup(legacy, DNS_T_SRV, 3000, &r) == 0 && r.status == DNS_OK &&
+		    r.n > 0)
+			printf("%s: %s is a legacy record nobody needs any more; "
+			    "it may be removed\n", h->name, legacy);
+	}
+	return problems;
 }

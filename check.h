@@ -10,5 +10,6 @@ struct config;
 int	check_certs(const struct config *);
 int	check_ports(const struct config *);
 int	check_data(const struct config *);
+int	check_dns(const struct config *);
 
 #endif

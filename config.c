@@ -51,6 +51,7 @@
 #include "ini.h"
 
 #include "config.h"
+#include "dns.h"
 #include "jid.h"
 #include "log.h"
 #include "tls.h"
@@ -95,6 +96,7 @@ enum ktype {
 	K_MODULES,
 	K_CIPHERS,
 	K_TLSOPTS,
+	K_DNS,		/* list of "ip", "ip:port" or "[ipv6]:port" */
 	K_UINT,		/* unsigned, decimal */
 	K_SIZE		/* size_t, decimal with optional K or M */
 };
@@ -128,6 +130,7 @@ static const struct key server_keys[] = {
 	{ "motd",			K_TEXT,		SRV(motd), 0, 0 },
 	{ "welcome_message",		K_TEXT,		SRV(welcome_message), 0, 0 },
 	{ "pidfile",			K_PATH_OPT,	SRV(pidfile), 0, 0 },
+	{ "dns_servers",		K_DNS,		SRV(dns_servers), 0, 0 },
 };
 
 static const struct key tls_keys[] = {
@@ -563,6 +566,25 @@ module_item(struct parse *p, const struct key *k, void *field,
 }
 
 static int
+dns_item(struct parse *p, const struct key *k, void *field,
+    const char *item, int line)
+{
+	struct strlist *l = field;
+	char sb[SHOWLEN];
+	char *one[1] = { (char *)item };
+
+	if (dns_set_servers(one, 1) == -1) {
+		dns_set_servers(NULL, 0);
+		return perr(p, line, "%s: '%s' is not an IP address, ip:port or "
+		    "[ipv6]:port", k->name, shown(item, sb, sizeof(sb)));
+	}
+	dns_set_servers(NULL, 0);
+	if (!strlist_has(l, item))
+		strlist_add(l, item);
+	return 0;
+}
+
+static int
 cipher_item(struct parse *p, const struct key *k, void *field,
     const char *item, int line)
 {
@@ -749,6 +771,8 @@ set_value(struct parse *p, const struct key *k, const char *v, int line)
 		return list_each(p, k, field, v, line, cipher_item);
 	case K_TLSOPTS:
 		return list_each(p, k, field, v, line, tlsopt_item);
+	case K_DNS:
+		return list_each(p, k, field, v, line, dns_item);
 	case K_UINT:
 	case K_SIZE:
 		return set_number(p, k, field, v, line);
@@ -1289,6 +1313,7 @@ config_free(struct config *cfg)
 	free(cfg->certificate);
 	free(cfg->key);
 	strlist_free(&cfg->ciphers);
+	strlist_free(&cfg->dns_servers);
 	strlist_free(&cfg->tls_options);
 	for (size_t i = 0; i < cfg->nmodopts; i++) {
 		free(cfg->modopts[i].module);

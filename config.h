@@ -75,6 +75,7 @@ struct config {
 	char		*motd;		/* NULL: none */
 	char		*welcome_message;
 	char		*pidfile;
+	struct strlist	 dns_servers;	/* empty: /etc/resolv.conf */
 
 	/* [tls] */
 	char		*certificate;

@@ -39,10 +39,11 @@ static const char usage_text[] =
 "                      terminal, or read as one line from standard input\n"
 "  passwd JID          change an account's password (same input rules)\n"
 "  deluser JID         delete an account and all its data\n"
-"  check [config|certs|ports|data|all]\n"
+"  check [config|certs|ports|data|dns|all]\n"
 "                      explain every problem found in the configuration, the\n"
 "                      certificates (names, key, expiry), the ports (free or\n"
-"                      already ours) and the data directory (writable, private);\n"
+"                      already ours), the data directory (writable, private)\n"
+"                      and the DNS SRV records (printing the records to add);\n"
 "                      exit 0 only when all is well (default: all)\n"
 "  version             print the version\n"
 "  help                this text\n"
@@ -215,6 +216,7 @@ cmd_check(const char *path, const char *what)
 
 	if (strcmp(what, "config") != 0 && strcmp(what, "certs") != 0 &&
 	    strcmp(what, "ports") != 0 && strcmp(what, "data") != 0 &&
+	    strcmp(what, "dns") != 0 &&
 	    strcmp(what, "all") != 0)
 		return usage();
 	if (load(path, &cfg) == -1)
@@ -226,6 +228,8 @@ cmd_check(const char *path, const char *what)
 		problems += check_ports(cfg);
 	if (strcmp(what, "data") == 0 || strcmp(what, "all") == 0)
 		problems += check_data(cfg);
+	if (strcmp(what, "dns") == 0 || strcmp(what, "all") == 0)
+		problems += check_dns(cfg);
 	if (strcmp(what, "config") != 0)
 		printf(problems ? "%d problem(s) found\n" : "all checks passed\n",
 		    problems);

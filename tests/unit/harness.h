@@ -44,5 +44,6 @@ void	test_store(void);
 void	test_sasl(void);
 void	test_config(void);
 void	test_tls(void);
+void	test_dns(void);
 
 #endif

@@ -20,6 +20,7 @@ static const struct {
 	{ "sasl", test_sasl },
 	{ "config", test_config },
 	{ "tls", test_tls },
+	{ "dns", test_dns },
 };
 
 int
