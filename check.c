@@ -61,6 +61,12 @@ check_certs(const struct config *cfg)
 		} else if (exp != 0 && days < 14)
 			printf("%s: warning: the certificate expires in %ld days\n",
 			    h->name, days);
+		else if (tls_creds_is_self_signed(cr)) {
+			printf("%s: the certificate in %s is self-signed: clients "
+			    "will warn, and other servers may refuse it; use your "
+			    "provider's (Let's Encrypt) certificate\n", h->name, cert);
+			problems++;
+		}
 		else
 			printf("%s: certificate OK (%ld days left)\n", h->name, days);
 		tls_creds_unref(cr);

@@ -83,6 +83,7 @@ struct tls_creds {
 	unsigned char		*key_mem;
 	size_t			 key_mem_len;
 	time_t			 expiry;
+	int			 self_issued;	/* issuer == subject */
 	struct cert_name	*names;
 	size_t			 nnames;
 };
@@ -722,7 +723,7 @@ parse_subject_cn(struct der name, struct name_acc *a)
 static int
 parse_leaf(const unsigned char *p, size_t len, struct tls_creds *c)
 {
-	struct der all = { p, len }, cert, tbs, v, validity, subject;
+	struct der all = { p, len }, cert, tbs, v, validity, subject, issuer;
 	struct der exts, ext, oid, val;
 	struct name_acc san = { NULL, 0, 0 }, cn = { NULL, 0, 0 };
 	unsigned tag;
@@ -736,7 +737,7 @@ parse_leaf(const unsigned char *p, size_t len, struct tls_creds *c)
 		goto bad;
 	if (tag != 0x02 ||					/* serial */
 	    der_expect(&tbs, 0x30, &v) == -1 ||		/* algorithm */
-	    der_expect(&tbs, 0x30, &v) == -1 ||		/* issuer */
+	    der_expect(&tbs, 0x30, &issuer) == -1 ||
 	    der_expect(&tbs, 0x30, &validity) == -1 ||
 	    der_get(&validity, &tag, &v) == -1 ||		/* notBefore */
 	    der_get(&validity, &tag, &v) == -1 ||		/* notAfter */
@@ -770,6 +771,9 @@ parse_leaf(const unsigned char *p, size_t len, struct tls_creds *c)
 	}
 	if (parse_subject_cn(subject, &cn) == -1)
 		goto bad;
+	/* Issued by itself: no public CA vouches for it (`xmppd check`). */
+	c->self_issued = issuer.len == subject.len &&
+	    memcmp(issuer.p, subject.p, subject.len) == 0;
 	if (san.n > 0)
 		san.v = xrealloc(san.v, san.n * sizeof *san.v);
 	if (cn.n > 0)
@@ -1118,6 +1122,12 @@ time_t
 tls_creds_expiry(const struct tls_creds *c)
 {
 	return c != NULL ? c->expiry : 0;
+}
+
+int
+tls_creds_is_self_signed(const struct tls_creds *c)
+{
+	return c->self_issued && c->chain_len == 1;
 }
 
 int

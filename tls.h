@@ -23,6 +23,8 @@ void	 tls_creds_ref(struct tls_creds *);
 void	 tls_creds_unref(struct tls_creds *);
 /* Not-after of the leaf certificate (0 if unknown). */
 time_t	 tls_creds_expiry(const struct tls_creds *);
+/* A lone certificate issued by itself (no CA: clients warn about it). */
+int	 tls_creds_is_self_signed(const struct tls_creds *);
 /* Does the leaf certificate name this host (CN / dNSName, wildcards)? */
 int	 tls_creds_match_name(const struct tls_creds *, const char *host);
 /* The files it came from, and whether they changed on disk since. */
