@@ -14,7 +14,7 @@
 
 static int
 write_creds(const char *host, const char *local, const char *password,
-    char *err, size_t errlen)
+    int create, char *err, size_t errlen)
 {
 	struct account_creds cr;
 	char text[ACCOUNT_MAX_FILE];
@@ -30,8 +30,15 @@ write_creds(const char *host, const char *local, const char *password,
 		return -1;
 	}
 	explicit_bzero(&cr, sizeof cr);
-	if (store_write(host, local, ACCOUNT_FILE, text, (size_t)n) == -1) {
-		snprintf(err, errlen, "cannot write account file: %s", strerror(errno));
+	if ((create ? store_create : store_write)(host, local, ACCOUNT_FILE, text,
+	    (size_t)n) == -1) {
+		if (errno == EEXIST)
+			snprintf(err, errlen, "%s@%s already exists", local, host);
+		else if (errno == ENOENT)
+			snprintf(err, errlen, "%s@%s does not exist", local, host);
+		else
+			snprintf(err, errlen, "cannot write account file: %s",
+			    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -51,8 +58,10 @@ account_create(const char *host, const char *local, const char *password,
 		    strerror(errno));
 		return -1;
 	}
-	if (write_creds(host, local, password, err, errlen) == -1) {
-		store_user_delete(host, local);
+	/* Exclusive: of two racing creators exactly one succeeds. */
+	if (write_creds(host, local, password, 1, err, errlen) == -1) {
+		if (errno != EEXIST && !account_exists(host, local))
+			store_user_delete(host, local);
 		return -1;
 	}
 	if (server_config() != NULL)
@@ -71,7 +80,7 @@ account_set_password(const char *host, const char *local, const char *password,
 		errno = ENOENT;
 		return -1;
 	}
-	return write_creds(host, local, password, err, errlen);
+	return write_creds(host, local, password, 0, err, errlen);
 }
 
 int

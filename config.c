@@ -289,7 +289,10 @@ unquote(const char *v, char *buf, size_t buflen)
 {
 	size_t n = strlen(v);
 
-	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+	/* Only a pair around the whole value, like list items: "a" "b"
+	 * stays as written. */
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"' &&
+	    memchr(v + 1, '"', n - 2) == NULL) {
 		v++;
 		n -= 2;
 	}

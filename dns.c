@@ -83,8 +83,8 @@ dns_set_servers(char *const *list, size_t n)
 	return 0;
 }
 
-static void
-load_resolv_conf(void)
+void
+dns_load_servers(void)
 {
 	FILE *fp;
 	char line[256], addr[128];
@@ -396,7 +396,7 @@ dns_lookup(const char *name, int type, int timeout_ms, struct dns_result *res)
 	uint16_t id;
 	ssize_t qlen, n;
 
-	load_resolv_conf();
+	dns_load_servers();
 	memset(res, 0, sizeof *res);
 	res->status = DNS_TIMEOUT;
 	for (size_t s = 0; s < nservers; s++) {
@@ -422,4 +422,18 @@ dns_lookup(const char *name, int type, int timeout_ms, struct dns_result *res)
 	}
 	free(ans);
 	return -1;
+}
+
+size_t
+dns_server_count(void)
+{
+	dns_load_servers();
+	return nservers;
+}
+
+const struct sockaddr_storage *
+dns_server(size_t i, socklen_t *len)
+{
+	*len = servers_len[i];
+	return &servers[i];
 }

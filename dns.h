@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 
 #define DNS_T_A		1
@@ -46,6 +47,12 @@ struct dns_result {
 
 /* Nameservers ("ip" or "ip:port"); NULL or empty list: resolv.conf. */
 int	 dns_set_servers(char *const *servers, size_t n);
+
+/* The nameservers in use (resolv.conf read on first use). */
+void	 dns_load_servers(void);
+size_t	 dns_server_count(void);
+struct sockaddr_storage;
+const struct sockaddr_storage *dns_server(size_t i, socklen_t *len);
 
 /* A query for name/type with this id into buf; its length, or -1. */
 ssize_t	 dns_build_query(uint8_t *buf, size_t buflen, uint16_t id,

@@ -631,11 +631,45 @@ route(struct xml_node *st)
 		route_to_local(st, &to);
 }
 
+/*
+ * Accounts deleted by `xmppd deluser` (another process) while online:
+ * their sessions are ended here, before anything they send could write
+ * into the account again.
+ */
+void
+router_sweep_deleted(void)
+{
+	for (size_t i = 0; i < USER_BUCKETS; i++) {
+		struct user *u, *next;
+		for (u = ubucket[i]; u != NULL; u = next) {
+			next = u->hnext;
+			if (!account_exists(u->host, u->local)) {
+				char bare[JID_MAX + 1];
+				strlcpy_ok(bare, u->bare, sizeof bare);
+				log_info("account %s was deleted: ending its sessions",
+				    bare);
+				router_kick_user(bare, "not-authorized",
+				    "Account deleted");
+			}
+		}
+	}
+}
+
 void
 router_from_client(struct session *s, struct xml_node *st)
 {
 	const char *t = xml_attr(st, "to");
 	struct jid to;
+
+	/* What a client asks of its own account (IQs: rosters, vCards ...)
+	 * needs the account; one access() is cheap next to the work. */
+	if (xml_is(st, "iq", NULL) && !account_exists(s->host, s->local)) {
+		char bare[JID_MAX + 1];
+		/* A copy: the kick frees the session and its strings. */
+		strlcpy_ok(bare, s->bare, sizeof bare);
+		router_kick_user(bare, "not-authorized", "Account deleted");
+		return;
+	}
 
 	for (const struct module *const *m = modules_all(); *m; m++)
 		if ((*m)->outbound && module_enabled(*m) && (*m)->outbound(s, st))

@@ -30,6 +30,8 @@ void	 router_from_client(struct session *, struct xml_node *);
 size_t	 router_session_count(void);
 /* Kick every session of an account (deleted account). */
 void	 router_kick_user(const char *bare, const char *condition, const char *text);
+/* End the sessions of accounts deleted from outside (each few seconds). */
+void	 router_sweep_deleted(void);
 /* Call fn for every session (shutdown, admin listings). */
 void	 router_each_session(void (*fn)(struct session *, void *), void *arg);
 

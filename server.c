@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "loop.h"
 #include "modules/module.h"
+#include "resolver.h"
 #include "router.h"
 #include "server.h"
 #include "stream.h"
@@ -363,10 +364,19 @@ on_signal(int sig)
 		begin_shutdown();
 }
 
+#define SWEEP_MS	5000	/* how often deleted accounts are looked for */
+
 static void
 tick(int64_t now)
 {
+	static int64_t next_sweep;
+
 	conn_tick(now);
+	resolver_tick(now);
+	if (now >= next_sweep) {
+		next_sweep = now + SWEEP_MS;
+		router_sweep_deleted();
+	}
 	if (now >= next_cert_check) {
 		next_cert_check = now + CERT_CHECK_MS;
 		if (!stopping && creds_changed()) {
@@ -386,6 +396,7 @@ after_pass(void)
 		reload_requested = 0;
 		reload();
 	}
+	resolver_after_pass();
 	conn_flush_dirty();
 	conn_reap();
 	if (stopping && conn_count() == 0)

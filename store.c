@@ -831,9 +831,16 @@ open_tmp(const char *tmp)
 	return fd;
 }
 
-int
-store_write(const char *host, const char *local, const char *name,
-    const void *data, size_t len)
+/*
+ * Write name atomically: a temp file, fsync, then rename over the old
+ * file, or (exclusive) link to a name that must not exist yet.
+ * Directories inside the account are made on demand, the account's own
+ * directory never: a write for an account deleted meanwhile fails with
+ * ENOENT instead of bringing it back.
+ */
+static int
+write_file(const char *host, const char *local, const char *name,
+    const void *data, size_t len, int exclusive)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	const char *p = data;
@@ -852,7 +859,15 @@ store_write(const char *host, const char *local, const char *name,
 		return -1;
 	fd = open_tmp(tmp);
 	if (fd == -1 && errno == ENOENT) {
-		/* Host, account, directories inside name; never the root. */
+		char dir[PATH_MAX];
+		struct stat st;
+		/* Directories inside name (and the host's own area); an
+		 * account directory only through store_user_create(). */
+		if (local != NULL && (store_user_dir(host, local, dir,
+		    sizeof dir) == -1 || stat(dir, &st) == -1)) {
+			errno = ENOENT;
+			return -1;
+		}
 		if (make_dirs(path, strlen(store_dir), 0) == -1)
 			return -1;
 		fd = open_tmp(tmp);
@@ -889,7 +904,11 @@ store_write(const char *host, const char *local, const char *name,
 	fd = -1;
 	if (n == -1)
 		goto fail;
-	if (rename(tmp, path) == -1)
+	if (exclusive) {
+		if (link(tmp, path) == -1)
+			goto fail;
+		unlink(tmp);
+	} else if (rename(tmp, path) == -1)
 		goto fail;
 	return fsync_parent(path);
 fail:
@@ -899,6 +918,20 @@ fail:
 	unlink(tmp);
 	errno = saved;
 	return -1;
+}
+
+int
+store_write(const char *host, const char *local, const char *name,
+    const void *data, size_t len)
+{
+	return write_file(host, local, name, data, len, 0);
+}
+
+int
+store_create(const char *host, const char *local, const char *name,
+    const void *data, size_t len)
+{
+	return write_file(host, local, name, data, len, 1);
 }
 
 int

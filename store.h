@@ -55,7 +55,12 @@ int	 store_user_delete(const char *host, const char *local);
  */
 ssize_t	 store_read(const char *host, const char *local, const char *name,
 	    size_t max, char **out);
-/* Atomic replace; creates missing subdirectories of name.  0 / -1. */
+/* Like store_write, but only if name does not exist yet (-1 with errno
+ * EEXIST otherwise): for records two processes may race to create. */
+int	 store_create(const char *host, const char *local, const char *name,
+	    const void *data, size_t len);
+/* Atomic replace; creates missing subdirectories of name, but never the
+ * account's directory (ENOENT if the account is gone).  0 / -1. */
 int	 store_write(const char *host, const char *local, const char *name,
 	    const void *data, size_t len);
 /* Remove one file; missing is success.  0 / -1. */

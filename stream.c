@@ -447,6 +447,12 @@ on_sasl(struct c2s *s, struct xml_node *st)
 		    "too many failed logins from this address; try again later");
 		return;
 	}
+	if (strcmp(xml_text(st), "=") == 0) {
+		/* RFC 6120 6.4.2: "=" is a zero-length initial response;
+		 * none of our mechanisms has a valid empty first message. */
+		sasl_failure(s, "malformed-request", "empty initial response");
+		return;
+	}
 	{
 		const char *mech = xml_attr(st, "mechanism");
 		if (mech == NULL || (!s->tls && strcmp(mech, "PLAIN") == 0) ||

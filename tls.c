@@ -100,8 +100,15 @@ struct tls_policy {
  * Owned by the connection that created it.  Never copied or moved: the
  * BearSSL context holds pointers to its own fields and to pol.
  */
+struct tls_peer;
+
 struct tls {
-	br_ssl_server_context	 sc;
+	union {
+		br_ssl_server_context	 sc;	/* accepted connections */
+		br_ssl_client_context	 cc;	/* outgoing (s2s) */
+	} u;
+	br_ssl_engine_context	*eng;		/* &u.sc.eng or &u.cc.eng */
+	struct tls_peer		*peer;		/* client side: chain check */
 	unsigned char		 ibuf[BR_SSL_BUFSIZE_INPUT];
 	unsigned char		 obuf[TLS_OBUF_SIZE];
 	struct tls_policy	 pol;
@@ -116,6 +123,26 @@ struct tls {
 	unsigned char		 cap_hit;	/* last pump stopped early */
 	char			 sni[256];	/* lower-case SNI, or "" */
 	char			 err[112];
+};
+
+/*
+ * The client side's view of the server's chain.  BearSSL's minimal X.509
+ * engine checks it against the trust anchors; we keep its verdict instead
+ * of failing the handshake on it, because an untrusted peer may still be
+ * authenticated by dialback (XEP-0220) unless secure auth is asked for.
+ * The leaf is kept to check the name ourselves (RFC 6125 for XMPP:
+ * DNS-ID, SRV-ID and XmppAddr, which BearSSL does not know).
+ */
+#define MAX_LEAF	16384
+
+struct tls_peer {
+	const br_x509_class	*vtable;	/* must be first */
+	br_x509_minimal_context	 xm;
+	unsigned		 verdict;	/* BR_ERR_X509_* of the chain */
+	unsigned		 ncert;
+	unsigned char		 leaf[MAX_LEAF];
+	size_t			 leaf_len;
+	int			 leaf_too_big;
 };
 
 /* ---- cipher suites ---- */
@@ -1414,11 +1441,11 @@ policy_do_sign(const br_ssl_server_policy_class **pctx, unsigned algo_id,
 		return 0;
 	memcpy(hv, data, hv_len);	/* the signature overwrites data */
 	if (c->key_type == BR_KEYTYPE_EC) {
-		hc = br_ssl_engine_get_hash(&t->sc.eng, id);
+		hc = br_ssl_engine_get_hash(t->eng, id);
 		if (hc == NULL || len < ECDSA_SIG_MAX)
 			return 0;
 		siglen = br_ecdsa_sign_asn1_get_default()(
-		    br_ssl_engine_get_ec(&t->sc.eng), hc, hv, &c->ec, data);
+		    br_ssl_engine_get_ec(t->eng), hc, hv, &c->ec, data);
 	} else {
 		switch (id) {
 		case br_sha256_ID:
@@ -1586,13 +1613,13 @@ tls_server_new(struct tls_creds *default_creds)
 		tls_creds_ref(default_creds);
 		t->creds = default_creds;
 	}
-	eng = &t->sc.eng;
+	eng = t->eng = &t->u.sc.eng;
 	/*
 	 * A minimal profile: TLS 1.2, ECDHE (P-256, P-384, P-521, X25519)
 	 * signed with ECDSA or RSA, AES-GCM, ChaCha20-Poly1305 and, only if
 	 * asked for, AES-CBC with SHA-2 HMAC.
 	 */
-	br_ssl_server_zero(&t->sc);
+	br_ssl_server_zero(&t->u.sc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
 	br_ssl_engine_set_suites(eng, cur_suites, cur_nsuites);
 	br_ssl_engine_set_default_ec(eng);
@@ -1605,7 +1632,7 @@ tls_server_new(struct tls_creds *default_creds)
 	br_ssl_engine_set_default_chapol(eng);
 	if (cur_cbc)
 		br_ssl_engine_set_default_aes_cbc(eng);
-	br_ssl_server_set_policy(&t->sc, &t->pol.vtable);
+	br_ssl_server_set_policy(&t->u.sc, &t->pol.vtable);
 	/* No renegotiation: SENDAPP never vanishes in mid-stream. */
 	br_ssl_engine_set_all_flags(eng, BR_OPT_NO_RENEGOTIATION |
 	    BR_OPT_ENFORCE_SERVER_PREFERENCES);
@@ -1616,7 +1643,7 @@ tls_server_new(struct tls_creds *default_creds)
 	 * A failed reset (no entropy) leaves the engine closed with an
 	 * error: the first tls_pump() reports it like any other.
 	 */
-	if (br_ssl_server_reset(&t->sc) != 1 &&
+	if (br_ssl_server_reset(&t->u.sc) != 1 &&
 	    br_ssl_engine_last_error(eng) == BR_ERR_OK) {
 		tls_seterr(t, "cannot reset the TLS engine");
 		t->result = TLS_ERROR;
@@ -1629,6 +1656,8 @@ tls_free(struct tls *t)
 {
 	if (t == NULL)
 		return;
+	if (t->peer != NULL)
+		xfree_secret(t->peer, sizeof *t->peer);
 	tls_creds_unref(t->creds);
 	xfree_secret(t, sizeof *t);
 }
@@ -1655,7 +1684,7 @@ int
 tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
     const struct tls_io *io)
 {
-	br_ssl_engine_context *eng = &t->sc.eng;
+	br_ssl_engine_context *eng = t->eng;
 	const unsigned char *src;
 	unsigned char *buf;
 	size_t len, avail, k;
@@ -1782,7 +1811,7 @@ tls_events(const struct tls *t, int reading_paused)
 
 	if (t->result != TLS_OK)
 		return 0;
-	st = br_ssl_engine_current_state(&t->sc.eng);
+	st = br_ssl_engine_current_state(t->eng);
 	if (st & BR_SSL_CLOSED)
 		return 0;
 	if (st & BR_SSL_SENDREC)
@@ -1798,7 +1827,7 @@ tls_has_pending_input(const struct tls *t)
 	if (t->result != TLS_OK)
 		return 0;
 	return t->cap_hit ||
-	    (br_ssl_engine_current_state(&t->sc.eng) & BR_SSL_RECVAPP) != 0;
+	    (br_ssl_engine_current_state(t->eng) & BR_SSL_RECVAPP) != 0;
 }
 
 int
@@ -1819,7 +1848,7 @@ tls_close(struct tls *t)
 	 * nothing can be sent but the alert.
 	 */
 	if (!t->established) {
-		br_ssl_engine_close(&t->sc.eng);
+		br_ssl_engine_close(t->eng);
 		t->close_sent = 1;
 	}
 }
@@ -1833,7 +1862,7 @@ tls_is_flushed(const struct tls *t)
 		return 1;
 	if (t->close_req && !t->close_sent)
 		return 0;
-	st = br_ssl_engine_current_state(&t->sc.eng);
+	st = br_ssl_engine_current_state(t->eng);
 	if (st & BR_SSL_CLOSED)
 		return 1;
 	return !(st & BR_SSL_SENDREC) && (t->close_sent || !t->unflushed);
@@ -1859,4 +1888,310 @@ tls_cipher_name(const struct tls *t)
 	if (!t->established || (s = suite_by_id(t->suite)) == NULL)
 		return NULL;
 	return s->name;
+}
+
+/* ==== the client side (outgoing server-to-server) ==== */
+
+static br_x509_trust_anchor	*anchors;
+static size_t			 nanchors;
+
+struct dn_acc {
+	unsigned char	*p;
+	size_t		 len, cap;
+};
+
+static void
+dn_append(void *ctx, const void *buf, size_t len)
+{
+	struct dn_acc *d = ctx;
+
+	if (len > 65536 - d->len)
+		return;		/* absurd DN: it will simply not match */
+	if (d->len + len > d->cap) {
+		d->cap = (d->len + len) * 2;
+		d->p = xrealloc(d->p, d->cap);
+	}
+	memcpy(d->p + d->len, buf, len);
+	d->len += len;
+}
+
+static void
+anchors_free(br_x509_trust_anchor *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].dn.data);
+		if (a[i].pkey.key_type == BR_KEYTYPE_RSA) {
+			free(a[i].pkey.key.rsa.n);
+			free(a[i].pkey.key.rsa.e);
+		} else
+			free(a[i].pkey.key.ec.q);
+	}
+	free(a);
+}
+
+/* One certificate of the bundle as a trust anchor; 0, or -1 to skip it. */
+static int
+make_anchor(const unsigned char *der, size_t len, br_x509_trust_anchor *ta)
+{
+	br_x509_decoder_context dc;
+	struct dn_acc dn = { NULL, 0, 0 };
+	const br_x509_pkey *pk;
+
+	br_x509_decoder_init(&dc, dn_append, &dn);
+	br_x509_decoder_push(&dc, der, len);
+	pk = br_x509_decoder_get_pkey(&dc);
+	if (pk == NULL || br_x509_decoder_last_error(&dc) != 0) {
+		free(dn.p);
+		return -1;
+	}
+	memset(ta, 0, sizeof *ta);
+	ta->dn.data = dn.p;
+	ta->dn.len = dn.len;
+	ta->flags = br_x509_decoder_isCA(&dc) ? BR_X509_TA_CA : 0;
+	ta->pkey.key_type = pk->key_type;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		ta->pkey.key.rsa.n = xmalloc(pk->key.rsa.nlen);
+		memcpy(ta->pkey.key.rsa.n, pk->key.rsa.n, pk->key.rsa.nlen);
+		ta->pkey.key.rsa.nlen = pk->key.rsa.nlen;
+		ta->pkey.key.rsa.e = xmalloc(pk->key.rsa.elen);
+		memcpy(ta->pkey.key.rsa.e, pk->key.rsa.e, pk->key.rsa.elen);
+		ta->pkey.key.rsa.elen = pk->key.rsa.elen;
+	} else {
+		ta->pkey.key.ec.curve = pk->key.ec.curve;
+		ta->pkey.key.ec.q = xmalloc(pk->key.ec.qlen);
+		memcpy(ta->pkey.key.ec.q, pk->key.ec.q, pk->key.ec.qlen);
+		ta->pkey.key.ec.qlen = pk->key.ec.qlen;
+	}
+	return 0;
+}
+
+int
+tls_trust_load(const char *ca_file, char *err, size_t errlen)
+{
+	struct file_id id;
+	struct pem_list *pl;
+	unsigned char *buf;
+	size_t len, n = 0;
+	br_x509_trust_anchor *a;
+
+	if (read_file(ca_file, &id, &buf, &len, err, errlen) == -1)
+		return -1;
+	pl = xmalloc(sizeof *pl);
+	if (pem_decode(buf, len, pl, ca_file, err, errlen) == -1) {
+		free(pl);
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	a = xcalloc(pl->n + 1, sizeof *a);
+	for (size_t i = 0; i < pl->n; i++)
+		if (pem_is_cert(pl->obj[i].name) &&
+		    make_anchor(pl->obj[i].data, pl->obj[i].len, &a[n]) == 0)
+			n++;
+	pem_list_free(pl);
+	free(pl);
+	if (n == 0) {
+		free(a);
+		errf(err, errlen, "no usable certificate in %s", ca_file);
+		return -1;
+	}
+	anchors_free(anchors, nanchors);
+	anchors = a;
+	nanchors = n;
+	return 0;
+}
+
+size_t
+tls_trust_count(void)
+{
+	return nanchors;
+}
+
+static struct tls_peer *
+peer_of(const br_x509_class *const *ctx)
+{
+	return (struct tls_peer *)(void *)ctx;
+}
+
+static void
+peer_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+	struct tls_peer *p = peer_of(ctx);
+
+	p->ncert = 0;
+	p->leaf_len = 0;
+	p->leaf_too_big = 0;
+	p->verdict = BR_ERR_X509_NOT_TRUSTED;
+	/* No name here: we check XMPP's kinds of names ourselves. */
+	p->xm.vtable->start_chain(&p->xm.vtable, NULL);
+}
+
+static void
+peer_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct tls_peer *p = peer_of(ctx);
+
+	if (p->ncert == 0 && length > MAX_LEAF)
+		p->leaf_too_big = 1;
+	p->xm.vtable->start_cert(&p->xm.vtable, length);
+}
+
+static void
+peer_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+	struct tls_peer *p = peer_of(ctx);
+
+	if (p->ncert == 0 && !p->leaf_too_big) {
+		if (len > MAX_LEAF - p->leaf_len)
+			p->leaf_too_big = 1;
+		else {
+			memcpy(p->leaf + p->leaf_len, buf, len);
+			p->leaf_len += len;
+		}
+	}
+	p->xm.vtable->append(&p->xm.vtable, buf, len);
+}
+
+static void
+peer_end_cert(const br_x509_class **ctx)
+{
+	struct tls_peer *p = peer_of(ctx);
+
+	p->ncert++;
+	p->xm.vtable->end_cert(&p->xm.vtable);
+}
+
+static unsigned
+peer_end_chain(const br_x509_class **ctx)
+{
+	struct tls_peer *p = peer_of(ctx);
+	unsigned e = p->xm.vtable->end_chain(&p->xm.vtable);
+
+	p->verdict = e;
+	/* Untrusted is not fatal here: the verdict decides how we may
+	 * authenticate later.  A broken chain is. */
+	return (e == BR_ERR_X509_OK || e == BR_ERR_X509_NOT_TRUSTED) ? 0 : e;
+}
+
+static const br_x509_pkey *
+peer_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	const struct tls_peer *p = (const struct tls_peer *)(const void *)ctx;
+
+	return p->xm.vtable->get_pkey(&p->xm.vtable, usages);
+}
+
+static const br_x509_class peer_vtable = {
+	sizeof(struct tls_peer),
+	peer_start_chain, peer_start_cert, peer_append, peer_end_cert,
+	peer_end_chain, peer_get_pkey
+};
+
+struct tls *
+tls_client_new(const char *server_name, struct tls_creds *client_creds)
+{
+	static const br_hash_class *const hashes[] = {
+		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
+		&br_sha384_vtable, &br_sha512_vtable
+	};
+	br_ssl_engine_context *eng;
+	struct tls *t;
+	struct tls_peer *p;
+
+	if (!cur_set)
+		set_default_suites();
+	t = xcalloc(1, sizeof *t);
+	p = t->peer = xcalloc(1, sizeof *t->peer);
+	eng = t->eng = &t->u.cc.eng;
+	br_ssl_client_zero(&t->u.cc);
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(eng, cur_suites, cur_nsuites);
+	br_ssl_engine_set_default_ec(eng);
+	br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable);
+	br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);
+	br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable);
+	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
+	br_ssl_engine_set_default_aes_gcm(eng);
+	br_ssl_engine_set_default_chapol(eng);
+	br_ssl_engine_set_default_rsavrfy(eng);
+	br_ssl_engine_set_default_ecdsa(eng);
+	br_ssl_client_set_default_rsapub(&t->u.cc);
+	if (cur_cbc)
+		br_ssl_engine_set_default_aes_cbc(eng);
+	/* The chain check: BearSSL's minimal engine inside our wrapper. */
+	br_x509_minimal_init(&p->xm, &br_sha256_vtable, anchors, nanchors);
+	for (unsigned id = br_sha1_ID; id <= br_sha512_ID; id++)
+		br_x509_minimal_set_hash(&p->xm, (int)id, hashes[id - br_sha1_ID]);
+	br_x509_minimal_set_rsa(&p->xm, br_rsa_pkcs1_vrfy_get_default());
+	br_x509_minimal_set_ecdsa(&p->xm, br_ec_get_default(),
+	    br_ecdsa_vrfy_asn1_get_default());
+	p->vtable = &peer_vtable;
+	p->verdict = BR_ERR_X509_NOT_TRUSTED;
+	br_ssl_engine_set_x509(eng, &p->vtable);
+	/* Our own certificate, for servers that ask (SASL EXTERNAL there). */
+	if (client_creds != NULL) {
+		tls_creds_ref(client_creds);
+		t->creds = client_creds;
+		if (client_creds->key_type == BR_KEYTYPE_EC)
+			br_ssl_client_set_single_ec(&t->u.cc, client_creds->chain,
+			    client_creds->chain_len, &client_creds->ec,
+			    BR_KEYTYPE_SIGN, 0, br_ec_get_default(),
+			    br_ecdsa_sign_asn1_get_default());
+		else
+			br_ssl_client_set_single_rsa(&t->u.cc, client_creds->chain,
+			    client_creds->chain_len, &client_creds->rsa,
+			    br_rsa_pkcs1_sign_get_default());
+	}
+	br_ssl_engine_set_all_flags(eng, BR_OPT_NO_RENEGOTIATION);
+	br_ssl_engine_set_buffers_bidi(eng, t->ibuf, sizeof t->ibuf, t->obuf,
+	    sizeof t->obuf);
+	snprintf(t->sni, sizeof t->sni, "%s", server_name);
+	if (br_ssl_client_reset(&t->u.cc, server_name, 0) != 1 &&
+	    br_ssl_engine_last_error(eng) == BR_ERR_OK) {
+		tls_seterr(t, "cannot reset the TLS engine");
+		t->result = TLS_ERROR;
+	}
+	return t;
+}
+
+int
+tls_peer_is_trusted(const struct tls *t)
+{
+	return t->peer != NULL && t->established &&
+	    t->peer->verdict == BR_ERR_X509_OK;
+}
+
+int
+tls_peer_names(const struct tls *t, const char *domain)
+{
+	struct tls_creds c;
+	int ok;
+
+	if (t->peer == NULL || !t->established || t->peer->leaf_too_big ||
+	    t->peer->leaf_len == 0)
+		return 0;
+	memset(&c, 0, sizeof c);
+	if (parse_leaf(t->peer->leaf, t->peer->leaf_len, &c) == -1)
+		return 0;
+	ok = tls_creds_match_name(&c, domain);
+	names_free(c.names, c.nnames);
+	return ok;
+}
+
+const char *
+tls_peer_verdict(const struct tls *t)
+{
+	if (t->peer == NULL)
+		return "no certificate check on this side";
+	switch (t->peer->verdict) {
+	case BR_ERR_X509_OK:
+		return "trusted";
+	case BR_ERR_X509_NOT_TRUSTED:
+		return "not signed by a trusted authority";
+	case BR_ERR_X509_EXPIRED:
+		return "expired or not yet valid";
+	default:
+		return "invalid certificate chain";
+	}
 }

@@ -1,5 +1,5 @@
 /*
- * tls.h - BearSSL behind a non-blocking socket.
+ * tls.h - BearSSL behind a non-blocking socket, server and client side.
  *
  * Credentials (chain + key) are loaded from PEM files and reference-counted:
  * BearSSL contexts point at them, so they must outlive every connection
@@ -81,6 +81,20 @@ int	 tls_is_flushed(const struct tls *);
 const char *tls_error_string(const struct tls *);
 const char *tls_server_name(const struct tls *);	/* SNI, or NULL */
 const char *tls_cipher_name(const struct tls *);	/* negotiated suite */
-/* RFC 5929 tls-unique / RFC 9266 exporter for SCRAM-PLUS (later). */
+/* ---- the client side (outgoing server-to-server) ---- */
+
+/* Trust anchors for checking servers' chains (a PEM bundle, e.g. the
+ * system's /etc/ssl/certs/ca-certificates.crt).  0, or -1 with a reason. */
+int	 tls_trust_load(const char *ca_file, char *err, size_t errlen);
+size_t	 tls_trust_count(void);
+/* A client connection to server_name (sent as SNI); client_creds (may be
+ * NULL) is offered to servers that ask for a certificate. */
+struct tls *tls_client_new(const char *server_name, struct tls_creds *client_creds);
+/* After the handshake: the server's chain reached a trust anchor. */
+int	 tls_peer_is_trusted(const struct tls *);
+/* ... and its leaf names this domain (DNS-ID, SRV-ID, XmppAddr, CN). */
+int	 tls_peer_names(const struct tls *, const char *domain);
+/* Human-readable verdict for logs. */
+const char *tls_peer_verdict(const struct tls *);
 
 #endif

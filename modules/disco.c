@@ -51,39 +51,35 @@ static const struct {
 /* ---- address lists ---- */
 
 /*
- * The next item of a list separated by commas and/or blanks, where an
- * item may be in double quotes (the syntax of every list in the config).
- * 1 with the item in out, 0 at the end of the list, -1 for an item that
- * does not fit, -2 for an unclosed quote, -3 for an empty quoted item.
+ * The next item of a list, split as the core splits every list in the
+ * config: items separated by commas and/or blanks, each perhaps in double
+ * quotes, empty ones skipped.  1 with the item in out, 0 at the end of the
+ * list, -1 for an item longer than outlen - 1 bytes.
  */
 static int
 list_next(const char **sp, char *out, size_t outlen)
 {
-	const char *s = *sp, *start, *end;
+	const char *s = *sp, *start;
 	size_t n;
 
-	while (*s == ',' || isspace((unsigned char)*s))
-		s++;
-	if (*s == '\0') {
-		*sp = s;
-		return 0;
-	}
-	if (*s == '"') {
-		start = ++s;
-		if ((end = strchr(s, '"')) == NULL)
-			return -2;
-		s = end + 1;
-		if (*s != '\0' && *s != ',' && !isspace((unsigned char)*s))
-			return -2;
-		if (end == start)
-			return -3;
-	} else {
+	for (;;) {
+		while (*s == ',' || isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0') {
+			*sp = s;
+			return 0;
+		}
 		start = s;
 		while (*s != '\0' && *s != ',' && !isspace((unsigned char)*s))
 			s++;
-		end = s;
+		n = (size_t)(s - start);
+		if (n >= 2 && start[0] == '"' && start[n - 1] == '"') {
+			start++;
+			n -= 2;
+		}
+		if (n > 0)
+			break;
 	}
-	n = (size_t)(end - start);
 	if (n >= outlen)
 		return -1;
 	memcpy(out, start, n);
@@ -113,9 +109,10 @@ uri_check(const char *u, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)u[i];
+		/* Not echoed: the value may hold control characters. */
 		if (c < 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>') {
-			snprintf(err, errlen, "address '%.64s' contains a "
-			    "character not allowed in a URI", u);
+			snprintf(err, errlen, "an address contains a control "
+			    "character, a quote, '<' or '>'");
 			return -1;
 		}
 	}
@@ -195,16 +192,9 @@ disco_config_check(const char *key, const char *value, char *err,
 			}
 		memcpy(seen[n++], item, strlen(item) + 1);
 	}
-	switch (rc) {
-	case -1:
+	if (rc == -1) {
 		snprintf(err, errlen, "%s: an address is longer than %d bytes",
 		    key, URI_MAX - 1);
-		return -1;
-	case -2:
-		snprintf(err, errlen, "%s: unclosed or misplaced quote", key);
-		return -1;
-	case -3:
-		snprintf(err, errlen, "%s: empty address \"\"", key);
 		return -1;
 	}
 	if (n == 0) {
@@ -282,6 +272,17 @@ add_contact_form(struct xml_node *query)
 	}
 }
 
+static size_t
+count_children(const struct xml_node *n, const char *name, const char *ns)
+{
+	const struct xml_node *c;
+	size_t k = 0;
+
+	for (c = xml_child(n, name, ns); c != NULL; c = xml_next(c, name, ns))
+		k++;
+	return k;
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -297,17 +298,17 @@ add_features(struct xml_node *query)
 {
 	struct xml_node *all, *fe;
 	const char **v;
-	size_t n = 0, i;
+	size_t n, i;
 
 	all = xml_new(query->arena, "query", NS_DISCO_INFO);
 	modules_add_features(all);
-	for (fe = xml_child(all, "feature", NULL); fe; fe = xml_next(fe, "feature", NULL))
-		n++;
+	n = count_children(all, "feature", NULL);
 	if (n == 0)
 		return;
 	v = xcalloc(n, sizeof *v);
 	n = 0;
-	for (fe = xml_child(all, "feature", NULL); fe; fe = xml_next(fe, "feature", NULL))
+	for (fe = xml_child(all, "feature", NULL); fe != NULL;
+	    fe = xml_next(fe, "feature", NULL))
 		if (xml_attr(fe, "var") != NULL)
 			v[n++] = xml_attr(fe, "var");
 	qsort(v, n, sizeof *v, cmp_str);
@@ -361,7 +362,9 @@ struct form {
 static int
 cmp_form(const void *a, const void *b)
 {
-	return strcmp(((const struct form *)a)->type, ((const struct form *)b)->type);
+	const struct form *x = a, *y = b;
+
+	return strcmp(x->type, y->type);
 }
 
 static int
@@ -380,21 +383,10 @@ hash_item(br_sha1_context *h, const char *s)
 	br_sha1_update(h, "<", 1);
 }
 
-static size_t
-count_children(const struct xml_node *n, const char *name, const char *ns)
-{
-	const struct xml_node *c;
-	size_t k = 0;
-
-	for (c = xml_child(n, name, ns); c != NULL; c = xml_next(c, name, ns))
-		k++;
-	return k;
-}
-
 /*
  * The FORM_TYPE of a data form, or NULL if it has none that XEP-0115
- * counts (a hidden field with exactly one value); *bad set if the form
- * makes the whole answer ill-formed (FORM_TYPE values that differ).
+ * counts (a hidden field with a value); *bad set if the form makes the
+ * whole answer ill-formed (two FORM_TYPE fields, or values that differ).
  */
 static const char *
 form_type(const struct xml_node *x, int *bad)
@@ -402,7 +394,8 @@ form_type(const struct xml_node *x, int *bad)
 	const struct xml_node *f, *v;
 	const char *t = NULL, *type;
 
-	for (f = xml_child(x, "field", NS_XDATA); f; f = xml_next(f, "field", NS_XDATA)) {
+	for (f = xml_child(x, "field", NS_XDATA); f != NULL;
+	    f = xml_next(f, "field", NS_XDATA)) {
 		const char *var = xml_attr(f, "var");
 		if (var == NULL || strcmp(var, "FORM_TYPE") != 0)
 			continue;
@@ -413,7 +406,8 @@ form_type(const struct xml_node *x, int *bad)
 		type = xml_attr(f, "type");
 		if (type == NULL || strcmp(type, "hidden") != 0)
 			return NULL;
-		for (v = xml_child(f, "value", NS_XDATA); v; v = xml_next(v, "value", NS_XDATA)) {
+		for (v = xml_child(f, "value", NS_XDATA); v != NULL;
+		    v = xml_next(v, "value", NS_XDATA)) {
 			if (t != NULL && strcmp(t, xml_text(v)) != 0) {
 				*bad = 1;
 				return NULL;
@@ -426,22 +420,24 @@ form_type(const struct xml_node *x, int *bad)
 	return t;
 }
 
-/* Hash one form's fields (all but FORM_TYPE), sorted by var, values sorted. */
-static int
+/*
+ * Hash one form's fields but FORM_TYPE, sorted by var, each with its
+ * values sorted.  Fields without var (XEP-0004 allows that only for
+ * 'fixed' text) cannot be sorted and carry no data: left out.
+ */
+static void
 hash_form(br_sha1_context *h, const struct xml_node *x)
 {
 	const struct xml_node *f, *v, **fields;
 	const char **vals;
 	size_t nf = 0, nv, i, k;
 
-	fields = xcalloc(count_children(x, "field", NS_XDATA) + 1, sizeof *fields);
-	for (f = xml_child(x, "field", NS_XDATA); f; f = xml_next(f, "field", NS_XDATA)) {
+	fields = xcalloc(count_children(x, "field", NS_XDATA) + 1,
+	    sizeof *fields);
+	for (f = xml_child(x, "field", NS_XDATA); f != NULL;
+	    f = xml_next(f, "field", NS_XDATA)) {
 		const char *var = xml_attr(f, "var");
-		if (var == NULL) {
-			free(fields);
-			return -1;	/* result forms name every field */
-		}
-		if (strcmp(var, "FORM_TYPE") != 0)
+		if (var != NULL && strcmp(var, "FORM_TYPE") != 0)
 			fields[nf++] = f;
 	}
 	qsort(fields, nf, sizeof *fields, cmp_field);
@@ -450,7 +446,7 @@ hash_form(br_sha1_context *h, const struct xml_node *x)
 		nv = count_children(fields[i], "value", NS_XDATA);
 		vals = xcalloc(nv + 1, sizeof *vals);
 		k = 0;
-		for (v = xml_child(fields[i], "value", NS_XDATA); v;
+		for (v = xml_child(fields[i], "value", NS_XDATA); v != NULL;
 		    v = xml_next(v, "value", NS_XDATA))
 			vals[k++] = xml_text(v);
 		qsort(vals, k, sizeof *vals, cmp_str);
@@ -459,7 +455,6 @@ hash_form(br_sha1_context *h, const struct xml_node *x)
 		free(vals);
 	}
 	free(fields);
-	return 0;
 }
 
 /*
@@ -482,10 +477,12 @@ disco_caps_ver(const struct xml_node *query, char *out, size_t outlen)
 
 	if (outlen < CAPS_VER_MAX)
 		return -1;
-	ids = xcalloc(count_children(query, "identity", NS_DISCO_INFO) + 1, sizeof *ids);
-	feats = xcalloc(count_children(query, "feature", NS_DISCO_INFO) + 1, sizeof *feats);
+	ids = xcalloc(count_children(query, "identity", NS_DISCO_INFO) + 1,
+	    sizeof *ids);
+	feats = xcalloc(count_children(query, "feature", NS_DISCO_INFO) + 1,
+	    sizeof *feats);
 	forms = xcalloc(count_children(query, "x", NS_XDATA) + 1, sizeof *forms);
-	for (c = xml_child(query, "identity", NS_DISCO_INFO); c;
+	for (c = xml_child(query, "identity", NS_DISCO_INFO); c != NULL;
 	    c = xml_next(c, "identity", NS_DISCO_INFO)) {
 		const char *lang = xml_attr_ns(c, NS_XML, "lang");
 		ids[nid].category = xml_attr(c, "category");
@@ -496,16 +493,17 @@ disco_caps_ver(const struct xml_node *query, char *out, size_t outlen)
 			goto done;	/* both are required (XEP-0030) */
 		nid++;
 	}
-	for (c = xml_child(query, "feature", NS_DISCO_INFO); c;
+	for (c = xml_child(query, "feature", NS_DISCO_INFO); c != NULL;
 	    c = xml_next(c, "feature", NS_DISCO_INFO))
 		if ((feats[nfe++] = xml_attr(c, "var")) == NULL)
 			goto done;
-	for (c = xml_child(query, "x", NS_XDATA); c; c = xml_next(c, "x", NS_XDATA)) {
+	for (c = xml_child(query, "x", NS_XDATA); c != NULL;
+	    c = xml_next(c, "x", NS_XDATA)) {
 		const char *t = form_type(c, &bad);
 		if (bad)
 			goto done;
 		if (t == NULL)
-			continue;	/* 5.4: forms without FORM_TYPE are ignored */
+			continue;	/* 5.4: no FORM_TYPE, not hashed */
 		forms[nfo].type = t;
 		forms[nfo++].x = c;
 	}
@@ -536,8 +534,7 @@ disco_caps_ver(const struct xml_node *query, char *out, size_t outlen)
 		hash_item(&h, feats[i]);
 	for (i = 0; i < nfo; i++) {
 		hash_item(&h, forms[i].type);
-		if (hash_form(&h, forms[i].x) == -1)
-			goto done;
+		hash_form(&h, forms[i].x);
 	}
 	br_sha1_out(&h, digest);
 	if (b64_encode(digest, sizeof digest, out, outlen) < 0)
@@ -576,25 +573,58 @@ server_caps_ver(char *ver, size_t verlen)
 static int
 may_see_account(const struct iq_req *r)
 {
-	struct roster ro;
-	struct xml_node *item;
-	struct jid from = r->from;
-	char bare[JID_MAX + 1];
-	int ok;
-
-	if (r->where == IQ_TO_SELF)
-		return 1;
-	from.resource[0] = '\0';
-	if (jid_bare(&from, bare, sizeof bare) == -1 ||
-	    roster_load(r->to.domain, r->to.local, &ro) == -1)
-		return 0;
-	item = roster_item(&ro, bare);
-	ok = item != NULL && (roster_sub(item) & SUB_FROM);
-	roster_free(&ro);
-	return ok;
+	return r->where == IQ_TO_SELF ||
+	    roster_is_subscriber(r->to.domain, r->to.local, &r->from);
 }
 
 /* ---- handlers ---- */
+
+/*
+ * Let the enabled modules answer for a node of the server (or add their
+ * items at the top level, node NULL).  A hook returns 1 when the node is
+ * its own and it filled q, 0 when not, or -ERR_x for an error to answer.
+ * Returns ERR_NONE if a module answered, ERR_ITEM_NOT_FOUND if none did,
+ * or the module's error.
+ */
+static enum stanza_error
+ask_modules(int items, const struct iq_req *r, const char *node,
+    struct xml_node *q)
+{
+	enum stanza_error e = ERR_ITEM_NOT_FOUND;
+
+	for (const struct module *const *m = modules_all(); *m; m++) {
+		int (*fn)(const struct iq_req *, const char *, struct xml_node *) =
+		    items ? (*m)->disco_items : (*m)->disco_info;
+		int rc;
+
+		if (fn == NULL || !module_enabled(*m))
+			continue;
+		rc = fn(r, node, q);
+		if (node == NULL)
+			continue;	/* everyone adds to the top level */
+		if (rc < 0)
+			return (enum stanza_error)-rc;
+		if (rc > 0)
+			return ERR_NONE;
+	}
+	return node == NULL ? ERR_NONE : e;
+}
+
+static enum stanza_error
+module_node(int items, struct iq_req *r, const char *node)
+{
+	struct xml_node *reply = iq_result(r), *q;
+	enum stanza_error e;
+
+	q = xml_add(reply, "query", items ? NS_DISCO_ITEMS : NS_DISCO_INFO);
+	xml_set_attr(q, "node", node);
+	if ((e = ask_modules(items, r, node, q)) != ERR_NONE) {
+		xml_arena_free(reply->arena);
+		return e;
+	}
+	iq_reply(r, reply);
+	return ERR_NONE;
+}
 
 static enum stanza_error
 server_info(struct iq_req *r, const char *node)
@@ -608,7 +638,7 @@ server_info(struct iq_req *r, const char *node)
 			return ERR_ITEM_NOT_FOUND;
 		snprintf(capsnode, sizeof capsnode, CAPS_NODE "#%s", ver);
 		if (strcmp(node, capsnode) != 0)
-			return ERR_ITEM_NOT_FOUND;
+			return module_node(0, r, node);
 	}
 	reply = iq_result(r);
 	q = xml_add(reply, "query", NS_DISCO_INFO);
@@ -649,7 +679,7 @@ disco_info(struct iq_req *r)
 	return account_info(r, node);
 }
 
-/* No items anywhere yet: the server will list components here. */
+/* Items: the server's come from the modules (services, command nodes). */
 static enum stanza_error
 disco_items(struct iq_req *r)
 {
@@ -658,10 +688,16 @@ disco_items(struct iq_req *r)
 
 	if (r->where == IQ_TO_CONTACT)
 		return ERR_SERVICE_UNAVAILABLE;
+	if (r->where == IQ_TO_SERVER && node != NULL)
+		return module_node(1, r, node);
 	if (node != NULL)
 		return ERR_ITEM_NOT_FOUND;
 	reply = iq_result(r);
-	xml_add(reply, "query", NS_DISCO_ITEMS);
+	{
+		struct xml_node *q = xml_add(reply, "query", NS_DISCO_ITEMS);
+		if (r->where == IQ_TO_SERVER)
+			ask_modules(1, r, NULL, q);	/* components, services */
+	}
 	iq_reply(r, reply);
 	return ERR_NONE;
 }

@@ -186,7 +186,8 @@ struct module {
 	/* disco#items / disco#info on the server JID for a node (NULL: the
 	 * top level): add items / identities and features to query.  For a
 	 * node, return 1 if this module owns it (the disco module answers
-	 * item-not-found when nobody does); for NULL the return is ignored.
+	 * item-not-found when nobody does), or -ERR_x to answer that error
+	 * (e.g. -ERR_FORBIDDEN); for NULL the return is ignored.
 	 * The disco module calls these for every enabled module. */
 	int	(*disco_items)(const struct iq_req *, const char *node,
 		    struct xml_node *query);

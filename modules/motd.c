@@ -8,7 +8,9 @@
  * Each account remembers the SHA-256 of the last text it was sent in its
  * "motd-seen" file, so a user gets each new text once however many
  * times and from however many devices they log in, and gets it again
- * only after it changed.
+ * only after it changed.  The same text routed to an account from the
+ * host by anyone else (an announcement to online users when an admin
+ * sets it) counts as sent, so it does not come twice.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -154,7 +156,7 @@ was_seen(const struct session *s, const char *hash)
 }
 
 static void
-mark_seen(const struct session *s, const char *hash)
+mark_seen(const char *host, const char *local, const char *hash)
 {
 	char doc[256];
 	int n;
@@ -163,8 +165,8 @@ mark_seen(const struct session *s, const char *hash)
 	    "version='" SEEN_FORMAT "' sha256='%s'/>\n", hash);
 	if (n < 0 || (size_t)n >= sizeof doc)
 		return;
-	if (store_write(s->host, s->local, MOTD_SEEN_FILE, doc, (size_t)n) == -1)
-		log_warn("motd: writing %s of %s", MOTD_SEEN_FILE, s->bare);
+	if (store_write(host, local, MOTD_SEEN_FILE, doc, (size_t)n) == -1)
+		log_warn("motd: writing %s of %s@%s", MOTD_SEEN_FILE, local, host);
 }
 
 static void
@@ -184,13 +186,47 @@ motd_available(struct session *s)
 		xml_add_text_child(m, "body", NULL, text);
 		session_send(s, m);
 		xml_arena_free(m->arena);
-		mark_seen(s, hash);
+		mark_seen(s->host, s->local, hash);
 		log_debug("motd: sent to %s", s->full);
 	}
 	free(text);
 }
 
+/*
+ * A message from a host to one of its accounts that carries the current
+ * MOTD: record it as seen.  Never drops anything.
+ */
+static int
+motd_route_filter(struct xml_node *st, const struct jid *to)
+{
+	const char *from = xml_attr(st, "from"), *type = xml_attr(st, "type");
+	const char *body;
+	char *text, hash[HASH_HEX];
+	size_t n;
+
+	/* Cheap tests first: this runs for every stanza routed. */
+	if (!xml_is(st, "message", NS_CLIENT) || to->local[0] == '\0' ||
+	    from == NULL || strcmp(from, to->domain) != 0 ||
+	    (type != NULL && strcmp(type, "error") == 0) ||
+	    (body = xml_child_text(st, "body", NS_CLIENT)) == NULL ||
+	    !host_is_local(to->domain) || !account_exists(to->domain, to->local))
+		return 0;
+	if ((text = current_motd(to->domain)) == NULL)
+		return 0;
+	/* Compare as the MOTD is sent: without trailing blank space. */
+	n = trimmed_len(body, strlen(body));
+	if (n == strlen(text) && memcmp(body, text, n) == 0) {
+		hash_hex(text, hash);
+		mark_seen(to->domain, to->local, hash);
+		log_debug("motd: %s@%s got the MOTD from elsewhere", to->local,
+		    to->domain);
+	}
+	free(text);
+	return 0;
+}
+
 const struct module mod_motd = {
 	.name = "motd",
 	.session_available = motd_available,
+	.route_filter = motd_route_filter,
 };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "module.h"
 
@@ -61,6 +62,7 @@ offline_store(struct xml_node *m, const struct jid *to, enum stanza_error *err)
 	struct buf b;
 	char name[64], stamp[32];
 	static unsigned seq;
+	static uint64_t last_us;
 	int rc;
 
 	if (!worth_storing(m)) {
@@ -82,10 +84,19 @@ offline_store(struct xml_node *m, const struct jid *to, enum stanza_error *err)
 	d = xml_add(c, "delay", NS_DELAY);
 	xml_set_attr(d, "from", to->domain);
 	xml_set_attr(d, "stamp", stamp);
-	/* Names sort in arrival order: microsecond clock, then a counter. */
-	snprintf(name, sizeof name, OFFLINE_DIR "/%016" PRIx64 "-%08x",
-	    (uint64_t)wall_time() * 1000000u + (uint64_t)(now_ms() % 1000) * 1000u,
-	    ++seq);
+	/* Names sort in arrival order: a microsecond wall clock that never
+	 * goes backwards in this process, then a counter. */
+	{
+		struct timespec ts;
+		uint64_t us;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+		if (us <= last_us)
+			us = last_us + 1;
+		last_us = us;
+		snprintf(name, sizeof name, OFFLINE_DIR "/%016" PRIx64 "-%08x",
+		    us, ++seq);
+	}
 	buf_init(&b, cfg->limits.max_stanza_size * 2 + 1024);
 	rc = xml_serialize(c, &b, NULL);
 	xml_arena_free(c->arena);

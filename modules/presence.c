@@ -200,7 +200,7 @@ parse_priority(const struct xml_node *p)
 static void
 initial_or_update(struct session *s, struct xml_node *p)
 {
-	int first = !s->available;
+	int first = !s->available, was_negative = s->priority < 0;
 
 	if (s->presence != NULL)
 		xml_arena_free(s->presence->arena);
@@ -210,8 +210,15 @@ initial_or_update(struct session *s, struct xml_node *p)
 	s->priority = parse_priority(p);
 	s->available = 1;
 	broadcast(s, s->presence, 0);
-	if (!first)
+	if (!first) {
+		/* Raised from a negative priority: now it may be given
+		 * what waited for a non-negative one (XEP-0160). */
+		if (was_negative && s->priority >= 0)
+			for (const struct module *const *m = modules_all(); *m; m++)
+				if ((*m)->session_available && module_enabled(*m))
+					(*m)->session_available(s);
 		return;
+	}
 	probe_contacts(s);
 	/* Subscription requests that waited for us (RFC 6121 3.1.3). */
 	{

@@ -156,7 +156,7 @@ private_config_check(const char *key, const char *value, char *err,
 static int
 ns_is_reserved(const char *ns)
 {
-	return ns[0] == '\0' || strncmp(ns, "jabber:", 7) == 0 ||
+	return strncmp(ns, "jabber:", 7) == 0 ||
 	    strncmp(ns, "http://jabber.org/", 18) == 0 ||
 	    strcmp(ns, "vcard-temp") == 0;
 }
@@ -190,6 +190,10 @@ check_children(const struct xml_node *query, size_t *count, const char **why)
 				*why = "The same element is named twice";
 				return ERR_BAD_REQUEST;
 			}
+	}
+	if (first->ns[0] == '\0') {
+		*why = "The element needs a namespace of its own";
+		return ERR_NOT_ACCEPTABLE;
 	}
 	if (ns_is_reserved(first->ns)) {
 		*why = "This namespace is reserved and cannot be used for "
@@ -280,9 +284,14 @@ fragment_load(const char *host, const char *local, const char *file,
 		    local, host, err);
 		return -1;
 	}
+	if (!xml_is(root, "query", NS_PRIVATE)) {
+		log_warnx("private data %s of %s@%s is damaged: not private "
+		    "data", file, local, host);
+		xml_arena_free(root->arena);
+		return -1;
+	}
 	v = xml_attr(root, "version");
-	if (!xml_is(root, "query", NS_PRIVATE) || v == NULL ||
-	    strcmp(v, PRIVATE_FORMAT) != 0) {
+	if (v == NULL || strcmp(v, PRIVATE_FORMAT) != 0) {
 		log_warnx("private data %s of %s@%s has format version %s; this "
 		    "xmppd reads version " PRIVATE_FORMAT, file, local, host,
 		    v ? v : "(none)");
@@ -555,7 +564,7 @@ private_set(struct iq_req *r)
 	return iq_ok(r);
 }
 
-/* XEP-0049 2.3 and 5: nobody reads or writes another entity's storage. */
+/* XEP-0049 2.3 and 4: nobody reads or writes another entity's storage. */
 static enum stanza_error
 private_not_yours(struct iq_req *r)
 {

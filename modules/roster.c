@@ -283,6 +283,22 @@ roster_push(const struct roster *r, const struct xml_node *item, int removed)
 	}
 }
 
+int
+roster_is_subscriber(const char *host, const char *local, const struct jid *who)
+{
+	struct roster r;
+	struct jid j = *who;
+	char bare[JID_MAX + 1];
+	int ok;
+
+	j.resource[0] = '\0';
+	if (jid_bare(&j, bare, sizeof bare) == -1 || roster_load(host, local, &r) == -1)
+		return 0;
+	ok = (roster_sub(roster_item(&r, bare)) & SUB_FROM) != 0;
+	roster_free(&r);
+	return ok;
+}
+
 /* ---- roster get / set ---- */
 
 static enum stanza_error
@@ -373,6 +389,13 @@ roster_remove(struct iq_req *rq, struct roster *r, const char *jid)
 		send_sub(me, jid, "unsubscribe");
 	if ((sub & SUB_FROM) || pend)
 		send_sub(me, jid, "unsubscribed");
+	if (sub & SUB_FROM) {
+		/* RFC 6121 3.2.2: the former subscriber sees us go. */
+		struct user *u = user_find(me);
+		for (struct session *s = u ? u->sessions : NULL; s; s = s->next)
+			if (s->available)
+				send_sub(s->full, jid, "unavailable");
+	}
 	return ERR_NONE;
 }
 

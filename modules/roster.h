@@ -54,6 +54,11 @@ void	 roster_set_pending_in(struct roster *, const char *jid, int on);
 void	 roster_each_pending(const struct roster *,
 	    void (*fn)(const char *jid, void *), void *);
 
+/* Has host/local granted its presence to who ('from' or 'both')?  These
+ * are the entities that may see what the account shows its contacts. */
+int	 roster_is_subscriber(const char *host, const char *local,
+	    const struct jid *who);
+
 /* Push item (or a removal) to every interested resource of the account,
  * with the roster's current version (RFC 6121 2.1.6). */
 void	 roster_push(const struct roster *, const struct xml_node *item, int removed);

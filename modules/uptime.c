@@ -13,9 +13,9 @@
  * The presence module consumes a client's unavailable presence before
  * any later module sees it, so the status text is taken from the copies
  * presence routes to contacts and directed-presence targets (route_filter),
- * and remembered per session until the session ends.  An account without
- * such contacts therefore leaves no status text, which nobody could have
- * read anyway.
+ * and remembered per session until the session ends.  An account with no
+ * such contacts therefore leaves no status text: only contacts may read
+ * it, and there were none to send it to.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -263,20 +263,7 @@ uptime_fini(void)
 static int
 is_subscriber(const struct iq_req *r)
 {
-	struct roster ro;
-	struct xml_node *item;
-	struct jid from = r->from;
-	char bare[JID_MAX + 1];
-	int ok;
-
-	from.resource[0] = '\0';
-	if (jid_bare(&from, bare, sizeof bare) == -1 ||
-	    roster_load(r->to.domain, r->to.local, &ro) == -1)
-		return 0;
-	item = roster_item(&ro, bare);
-	ok = item != NULL && (roster_sub(item) & SUB_FROM);
-	roster_free(&ro);
-	return ok;
+	return roster_is_subscriber(r->to.domain, r->to.local, &r->from);
 }
 
 static int

@@ -26,7 +26,7 @@
  * XEP makes it the client's business.  Without a photo nothing is added:
  * an empty <photo/> would tell other resources to fetch the vCard again
  * (XEP-0153 4.3).  The server does not resend presence after a vCard
- * change; clients do that (4.1).  This runs as an outbound hook, before
+ * change; clients do that (4.2).  This runs as an outbound hook, before
  * the presence module keeps and broadcasts the stanza.
  *
  * Files in the account directory:
@@ -148,7 +148,7 @@ is_hex_hash(const char *s)
 
 /*
  * The SHA-1 of the vCard's photo, from PHOTO/BINVAL with white space
- * removed (XEP-0153 5.6): 1 with hex filled in, 0 if there is no photo
+ * removed (XEP-0153 4.6): 1 with hex filled in, 0 if there is no photo
  * data, -1 if it is not base64.
  */
 static int

@@ -391,9 +391,9 @@ class Raw:
             if self.eof:
                 raise StreamClosed('conn %d: server closed the connection (%s) while waiting '
                                    'for %s; queued: %s'
-                                   % (self.cid, self.eof_reason, what or pred_or_tag,
+                                   % (self.cid, self.eof_reason, what or _describe(pred_or_tag),
                                       [dump(e)[:200] for e in self.queue]))
-            self._read_some(deadline, what or str(pred_or_tag))
+            self._read_some(deadline, what or _describe(pred_or_tag))
 
     def take_all(self, pred_or_tag=None):
         """Remove and return every queued element that matches (all of them
@@ -675,12 +675,25 @@ class Raw:
         self.close()
 
 
+def _describe(pred_or_tag):
+    return getattr(pred_or_tag, 'desc', None) or str(pred_or_tag)
+
+
+def _named(desc):
+    def deco(fn):
+        fn.desc = desc
+        return fn
+    return deco
+
+
 def body_of(el):
     b = el.find(C('body'))
     return None if b is None else (b.text or '')
 
 
 def is_message(body=None, frm=None):
+    @_named('a message%s%s' % ('' if body is None else ' with body %r' % body[:60],
+                               '' if frm is None else ' from %s' % frm))
     def pred(e):
         if e.tag != C('message'):
             return False
@@ -695,6 +708,8 @@ def is_message(body=None, frm=None):
 def is_presence(frm=None, type=None, any_type=False):
     """Presence from that JID (bare: any resource of it) with that type
     (None means available) unless any_type."""
+    @_named('presence%s%s' % ('' if frm is None else ' from %s' % frm,
+                              '' if any_type else ' type=%s' % (type or 'available')))
     def pred(e):
         if e.tag != C('presence'):
             return False
@@ -712,6 +727,7 @@ def is_presence(frm=None, type=None, any_type=False):
 
 
 def is_roster_push(jid=None):
+    @_named('a roster push%s' % ('' if jid is None else ' for %s' % jid))
     def pred(e):
         if e.tag != C('iq') or e.get('type') != 'set':
             return False

@@ -159,7 +159,8 @@ def can_login(srv, jid, pw, port=None):
 
 
 def run_bin(*args, input=None, env_extra=None, timeout=20):
-    """The binary without a Server (and without -c unless given)."""
+    """The binary without a Server (and without -c unless given); HOME is
+    an empty temporary directory unless env_extra names one."""
     lib.check_bin()
     tmp = tempfile.mkdtemp(prefix='xmppd-cli-')
     env = dict(os.environ)
@@ -241,6 +242,22 @@ def test_default_config_from_env():
         r = run_bin('check', 'config',
                     env_extra={'XMPPD_CONFIG': os.path.join(srv.tmp, 'nothere.ini')})
         assert r.returncode == 2, 'missing $XMPPD_CONFIG file: exit %d' % r.returncode
+        # Without -c and $XMPPD_CONFIG: ~/etc/xmppd.ini, and "~" in paths
+        # means $HOME.
+        home = os.path.join(srv.tmp, 'home')
+        os.makedirs(os.path.join(home, 'etc'))
+        text = srv.config_text().replace('data_path = ' + srv.data_path,
+                                         'data_path = ~/xmppd-data')
+        assert '~/xmppd-data' in text
+        with open(os.path.join(home, 'etc', 'xmppd.ini'), 'w') as f:
+            f.write(text)
+        r = run_bin('check', 'config', env_extra={'HOME': home})
+        assert r.returncode == 0, '~/etc/xmppd.ini: exit %d: %s' % (r.returncode, r.stderr)
+        r = run_bin('adduser', 'gina@localhost', input='gina-pw\n', env_extra={'HOME': home})
+        assert r.returncode == 0, 'adduser via ~/etc/xmppd.ini: %s' % r.stderr
+        assert os.path.isdir(os.path.join(home, 'xmppd-data', 'localhost', 'gina')), \
+            '"~/xmppd-data" not expanded to $HOME/xmppd-data'
+        assert not os.path.exists(os.path.join(srv.tmp, '~')), 'a directory named "~"'
 
 
 # ---- accounts ----
@@ -702,3 +719,94 @@ def test_term_with_many_sessions():
         except subprocess.TimeoutExpired:
             raise AssertionError('still running 5 s after TERM')
         assert rc == 0, 'exit %d' % rc
+
+
+def test_hup_mismatched_key_keeps_old_pair():
+    # A renewal caught half-way (new key, old certificate) must not be
+    # loaded: every handshake would fail.
+    with Server() as srv:
+        old_der = lib.cert_der(srv.cert_path)
+        other = os.path.join(srv.tmp, 'other')
+        lib.make_cert(other + '.crt', other + '.key', srv.hosts)
+        os.replace(other + '.key', srv.key_path)
+        mark = len(srv.log())
+        srv.hup()
+        time.sleep(0.5)
+        assert srv.alive()
+        assert srv.log()[mark:].strip(), 'nothing logged about the reload'
+        assert _cert_seen(srv.c2s_port) == old_der, 'certificate changed'
+        assert can_login(srv, 'alice@localhost', 'alice-pw'), \
+            'handshakes fail after loading a key that does not match the certificate'
+
+
+def test_hup_storm():
+    with Server() as srv:
+        c = Raw(srv.c2s_port)
+        assert c.login('alice@localhost', 'alice-pw')
+        for i in range(30):
+            srv.hup()
+            time.sleep(0.01)
+            if i % 10 == 0:
+                assert can_login(srv, 'bob@localhost', 'bob-pw'), 'login during HUPs'
+        time.sleep(0.3)
+        assert srv.alive()
+        reply = c.ping('storm')
+        assert re.search(r"type=['\"]result['\"]", reply), reply
+        c.close()
+
+
+def test_concurrent_cli_account_changes():
+    # Many CLI processes at once, next to the running server: each distinct
+    # account is made exactly once, and of many racing adduser calls for
+    # the same name exactly one wins.
+    with Server() as srv:
+        env = srv._env()
+        lib.check_bin()
+
+        def spawn(*args, pw):
+            return subprocess.Popen([lib.BIN, '-c', srv.config_path] + list(args),
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=env)
+
+        procs = [(i, spawn('adduser', 'p%d@localhost' % i, pw=None)) for i in range(12)]
+        for i, p in procs:
+            p.stdin.write('pw-%d\n' % i)
+            p.stdin.close()
+        for i, p in procs:
+            p.wait(timeout=30)
+            err = p.stderr.read()
+            assert not lib.sanitizer_report(err), err[-3000:]
+            assert p.returncode == 0, 'adduser p%d: exit %d: %s' % (i, p.returncode, err)
+        for i in range(12):
+            assert can_login(srv, 'p%d@localhost' % i, 'pw-%d' % i), 'p%d' % i
+
+        racers = [(i, spawn('adduser', 'same@localhost', pw=None)) for i in range(8)]
+        for i, p in racers:
+            p.stdin.write('same-%d\n' % i)
+            p.stdin.close()
+        winners = []
+        for i, p in racers:
+            p.wait(timeout=30)
+            err = p.stderr.read()
+            assert not lib.sanitizer_report(err), err[-3000:]
+            assert p.returncode in (0, 1), 'racer %d: exit %d: %s' % (i, p.returncode, err)
+            if p.returncode == 0:
+                winners.append(i)
+        assert len(winners) == 1, 'adduser of one name succeeded %d times' % len(winners)
+        w = winners[0]
+        assert can_login(srv, 'same@localhost', 'same-%d' % w), 'winner cannot log in'
+        for i, _ in racers:
+            if i != w:
+                assert not can_login(srv, 'same@localhost', 'same-%d' % i), \
+                    'loser %d password works' % i
+
+
+def test_start_with_missing_certificate_fails_clearly():
+    with Server(start=False) as srv:
+        os.unlink(srv.cert_path)
+        try:
+            r = srv.cli('run', timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError('server started without its certificate')
+        assert r.returncode in (1, 2), 'exit %d' % r.returncode
+        assert srv.cert_path in r.stderr, 'certificate path not named: %r' % r.stderr[-500:]

@@ -12,6 +12,7 @@ happened.
 import asyncio
 import datetime
 import logging
+import os
 import re
 import ssl
 import xml.etree.ElementTree as ET
@@ -623,6 +624,19 @@ def test_message_to_bare_jid_prefers_highest_priority():
                          'message at priority 5')
             await expect_none(lo.messages, lambda m: m['body'] == 'for the top one',
                               'message at priority 1', wait=0.7)
+            # A headline to the bare JID goes to every non-negative resource.
+            b.x.send_message(mto='alice@localhost', mbody='news for all', mtype='headline')
+            for c in (hi, lo):
+                m = await expect(c.messages, lambda m: m['body'] == 'news for all',
+                                 'headline at %s' % c.full)
+                assert m['type'] == 'headline'
+            # Priorities change: the next chat follows.
+            lo.x.send_presence(ppriority=10)
+            await lo.ping_server()
+            b.x.send_message(mto='alice@localhost', mbody='now for lo', mtype='chat')
+            await expect(lo.messages, lambda m: m['body'] == 'now for lo', 'chat at new top')
+            await expect_none(hi.messages, lambda m: m['body'] == 'now for lo',
+                              'chat at the lower one', wait=0.7)
         run_scenario(scenario)
 
 
@@ -757,7 +771,6 @@ def test_deluser_while_online_leaves_nothing_behind():
     # Deleting an account whose user is online: whatever happens to the
     # session, the account's data must not come back, and an account made
     # later under the same name starts empty.
-    import os
     with Server() as srv:
         acct = os.path.join(srv.data_path, 'localhost', 'bob')
 
@@ -800,4 +813,65 @@ def test_deluser_while_online_leaves_nothing_behind():
                               'old offline message at the new account', wait=1.0)
             await expect_none(nb.presences, lambda p: p['type'] == 'subscribe',
                               'old subscription request at the new account', wait=0.3)
+        run_scenario(scenario)
+
+
+def test_deluser_while_online_session_not_left_hanging():
+    # After deluser the server may close the account's sessions or keep
+    # them; if it keeps one, that session's requests are still answered
+    # (every get/set gets exactly one reply), never silently dropped.
+    with Server() as srv:
+        async def scenario(clients):
+            b = Client(clients, srv, 'bob@localhost/b', 'bob-pw')
+            await b.connect()
+            await b.roster_get()
+            r = srv.cli('deluser', 'bob@localhost')
+            assert r.returncode == 0, r.stderr
+            try:
+                await asyncio.wait_for(b.gone.wait(), 1.0)
+                return			# closed: fine
+            except asyncio.TimeoutError:
+                pass
+            for what, call in (('ping', b.ping_server), ('roster get', b.roster_get)):
+                try:
+                    await call()
+                except IqError:
+                    pass		# an error reply is a reply
+                except IqTimeout:
+                    if b.gone.is_set():
+                        return
+                    raise AssertionError('%s from the open session of a deleted account '
+                                         'got no reply' % what)
+        run_scenario(scenario)
+
+
+def test_dropped_connection_sends_unavailable():
+    # A client that vanishes without closing its stream (TCP reset or a
+    # plain close) is seen going offline by its contacts.
+    with Server() as srv:
+        async def scenario(clients):
+            a = Client(clients, srv, 'alice@localhost/a', 'alice-pw')
+            b = Client(clients, srv, 'bob@localhost/b', 'bob-pw')
+            await a.connect()
+            await b.connect()
+            for c in (a, b):
+                await c.roster_get()
+                c.x.send_presence()
+            a.x.send_presence(pto='bob@localhost', ptype='subscribe')
+            await expect(b.presences, lambda p: is_type(p, 'subscribe'), 'subscribe')
+            b.x.send_presence(pto='alice@localhost', ptype='subscribed')
+            await expect(a.presences, lambda p: str(p['from']) == b.full
+                         and p['type'] == 'available', "bob's presence")
+            b.x.abort()			# no </stream:stream>
+            await expect(a.presences, lambda p: str(p['from']) == b.full
+                         and p['type'] == 'unavailable', "bob's unavailable", timeout=5)
+            # bob is offline now: a chat to his bare JID is kept for him.
+            a.x.send_message(mto='bob@localhost', mbody='after the drop', mtype='chat')
+            await a.ping_server()
+            b2 = Client(clients, srv, 'bob@localhost/b2', 'bob-pw')
+            await b2.connect()
+            b2.x.send_presence()
+            m = await expect(b2.messages, lambda m: m['body'] == 'after the drop',
+                             'offline message after the drop')
+            assert m.xml.find('{%s}delay' % DELAY_NS) is not None
         run_scenario(scenario)

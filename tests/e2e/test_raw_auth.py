@@ -9,8 +9,8 @@ import base64
 
 from lib import Server
 from rawxmpp import (
-    C, NS_BIND, NS_SASL, NS_STANZAS, NS_TLS, Failures, Raw, client, dump,
-    is_message, local_name, q, stanza_error,
+    NS_SASL, NS_TLS, Failures, Raw, StreamClosed, client, dump, is_message,
+    local_name, q, stanza_error,
 )
 
 SUCCESS = q(NS_SASL, 'success')
@@ -217,6 +217,9 @@ def test_stanzas_before_authentication():
         fails.run('iq after TLS', case, True,
                   "<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>")
         fails.run('presence after TLS', case, True, "<presence to='bob@localhost'/>")
+        fails.run('bind after TLS', case, True,
+                  "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                  "<resource>early</resource></bind></iq>")
         fails.raise_if_any()
         bob.assert_nothing(what='nothing from unauthenticated streams')
 
@@ -310,3 +313,88 @@ def test_bind_max_resources():
         s2.sync()
         assert s3.bind('three') == 'alice@localhost/three'
         s3.sync()
+
+
+def test_no_second_authentication_or_tls():
+    """Once authenticated, neither SASL nor STARTTLS can be run again (no
+    switching to another account on an authenticated stream)."""
+    with Server() as srv:
+        fails = Failures()
+
+        def again(data, label):
+            r = _tls_stream(srv)
+            assert r.auth_plain('alice', 'alice-pw').tag == SUCCESS
+            r.send(data)
+            try:
+                el = r.next(timeout=3)
+            except StreamClosed:
+                return
+            assert el.tag not in (SUCCESS, q(NS_TLS, 'proceed')), (
+                '%s accepted on an authenticated stream: %s' % (label, dump(el)))
+            if el.tag in ('{http://etherx.jabber.org/streams}error', q(NS_TLS, 'failure')):
+                # RFC 6120 5.4.2.2: a TLS <failure/> closes the stream.
+                assert r.closed(), '%s without closing the connection' % dump(el)
+                return
+            # Refused with a SASL failure: the stream is still alice's.
+            assert el.tag == FAILURE, dump(el)
+            assert r.bind('still') == 'alice@localhost/still'
+            r.finish()
+
+        fails.run('second PLAIN as bob', again,
+                  "<auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
+                  % (NS_SASL, Raw.plain_payload('bob', 'bob-pw')), 'PLAIN')
+        fails.run('STARTTLS again', again, "<starttls xmlns='%s'/>" % NS_TLS, 'STARTTLS')
+        fails.raise_if_any()
+
+
+def test_second_bind_on_a_stream():
+    with Server() as srv:
+        r = client(srv, 'alice', 'first')
+        reply = r.bind_iq('second')
+        assert reply.get('type') == 'error', 'a second resource bound on one stream: %s' % dump(
+            reply)
+        bob = client(srv, 'bob', 'b')
+        bob.message('alice@localhost/first', 'still first')
+        r.expect(is_message(body='still first'))
+        r2 = client(srv, 'alice', 'second')     # the name was not taken
+        r2.sync()
+
+
+def test_odd_sasl_requests():
+    with Server() as srv:
+        fails = Failures()
+
+        def case(data, conditions):
+            r = _tls_stream(srv)
+            try:
+                r.send(data)
+                el = r.next()
+                assert el.tag != SUCCESS, dump(el)
+                got = _failure_condition(el)
+                assert got in conditions, 'condition %r, expected %s' % (got, conditions)
+            finally:
+                r.finish()
+
+        fails.run('no mechanism attribute', case, "<auth xmlns='%s'>AA==</auth>" % NS_SASL,
+                  ('invalid-mechanism',))
+        fails.run('10 KB of base64', case,
+                  "<auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
+                  % (NS_SASL, base64.b64encode(b'\0alice\0' + b'x' * 7500).decode()),
+                  ('not-authorized', 'malformed-request'))
+        fails.run('response without exchange', case,
+                  "<response xmlns='%s'>AA==</response>" % NS_SASL,
+                  ('malformed-request', 'not-authorized', 'aborted'))
+        fails.raise_if_any()
+
+
+def test_plain_zero_length_initial_response():
+    """RFC 6120 6.4.2: "=" is an initial response that is present but
+    empty (not an absent one, which would earn an empty challenge).  An
+    empty PLAIN message has no authcid and no password: a failure."""
+    with Server() as srv:
+        r = _tls_stream(srv)
+        r.send("<auth xmlns='%s' mechanism='PLAIN'>=</auth>" % NS_SASL)
+        el = r.next()
+        assert el.tag != SUCCESS, dump(el)
+        got = _failure_condition(el)
+        assert got in ('malformed-request', 'not-authorized'), got

@@ -8,7 +8,8 @@ the bad data reaches anyone, and the server stays up.
 
 from lib import Server
 from rawxmpp import (
-    C, Failures, Raw, client, dump, is_message, stream_header,
+    C, STREAM_ERROR, Failures, Raw, client, client_hello_bytes, dump, is_message,
+    stream_error_condition, stream_header,
 )
 
 # Conditions an XML parser may legitimately report for a byte sequence that
@@ -348,3 +349,49 @@ def test_unknown_top_level_element():
                   "<message xmlns='urn:example:other' to='bob@localhost'/>",
                   ('unsupported-stanza-type', 'invalid-namespace'))
         fails.raise_if_any()
+
+
+def test_other_protocols_on_the_xmpp_port():
+    """A TLS ClientHello (no STARTTLS) or an HTTP request on the c2s port is
+    not XML: a stream error (the server's header first) or a plain close."""
+    with Server() as srv:
+        fails = Failures()
+
+        def case(data):
+            r = Raw(srv.c2s_port)
+            r.send(data)
+            if not r.closed(timeout=5):
+                raise AssertionError('connection still open')
+            errs = [e for e in r.queue if e.tag == STREAM_ERROR]
+            if r.queue:
+                assert errs and r.header is not None, [dump(e) for e in r.queue]
+                assert stream_error_condition(errs[0]) in ('not-well-formed', 'bad-format'), (
+                    dump(errs[0]))
+
+        fails.run('TLS ClientHello', case, client_hello_bytes())
+        fails.run('HTTP GET', case, b'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n')
+        fails.run('NUL bytes', case, b'\0' * 64)
+        fails.raise_if_any()
+        client(srv, 'alice').sync()
+
+
+def test_namespace_prefix_confusion():
+    """Prefixes are resolved, never copied blindly: a payload that binds
+    'stream' to another namespace, or redefines the default namespace,
+    reaches the recipient as what it is, and does not break the recipient's
+    stream."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        bob = client(srv, 'bob', 'b')
+        alice.send("<message to='bob@localhost/b' id='pc1' xmlns:stream='urn:example:evil'>"
+                   "<body>prefixes</body><stream:error><stream:text>not a stream error"
+                   "</stream:text></stream:error><features xmlns='urn:example:f'>"
+                   "<starttls/></features></message>")
+        m = bob.expect(is_message(body='prefixes'))
+        err = m.find('{urn:example:evil}error')
+        assert err is not None, dump(m)
+        assert err.findtext('{urn:example:evil}text') == 'not a stream error', dump(m)
+        assert m.find('{urn:example:f}features/{urn:example:f}starttls') is not None, dump(m)
+        # Bob's stream is intact.
+        bob.sync()
+        assert not bob.eof

@@ -10,8 +10,8 @@ import time
 
 from lib import Server
 from rawxmpp import (
-    C, NS_DELAY, NS_DISCO_INFO, NS_PING, Failures, body_of, client, dump,
-    is_message, stanza_error,
+    C, NS_DELAY, NS_DISCO_INFO, NS_PING, NS_SASL, Failures, Raw, body_of, client, dump,
+    is_message, q, stanza_error,
 )
 
 STAMP_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z$')
@@ -425,3 +425,177 @@ def test_ping_and_disco_of_server():
                   for i in qe.findall('{%s}identity' % NS_DISCO_INFO)]
         assert ('server', 'im') in idents, idents
         assert NS_PING in feats and NS_DISCO_INFO in feats, feats
+
+
+def test_jid_case_folding():
+    """Localparts and domains compare case-insensitively (RFC 7622):
+    BOB@LocalHost/b is bob's session b."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        bob = client(srv, 'bob', 'b')
+        alice.message('BOB@LocalHost/b', 'full, mixed case')
+        m = bob.expect(is_message(body='full, mixed case'))
+        assert m.get('from') == 'alice@localhost/a', dump(m)
+        alice.message('Bob@LOCALHOST', 'bare, mixed case')
+        bob.expect(is_message(body='bare, mixed case'))
+        assert not [e for e in alice.take_all(C('message')) if e.get('type') == 'error']
+
+
+def test_malformed_addresses():
+    """A 'to' that is not a JID gets <jid-malformed/> (RFC 6120 8.3.3.8);
+    the sender's stream stays open."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        bob = client(srv, 'bob', 'b')
+        fails = Failures()
+
+        def case(to, tag='message'):
+            if tag == 'message':
+                mid = alice.message(to, 'to a bad address')
+            else:
+                mid = alice.new_id()
+                alice.send("<iq type='get' id='%s' to='%s'><ping xmlns='%s'/></iq>"
+                           % (mid, to, NS_PING))
+            e = alice.expect(lambda x: x.tag == C(tag) and x.get('id') == mid,
+                             what='an error for %r' % to)
+            assert e.get('type') == 'error', dump(e)
+            assert stanza_error(e) == ('modify', 'jid-malformed'), dump(e)
+
+        fails.run('two @', case, 'a@b@localhost')
+        fails.run('empty localpart', case, '@localhost')
+        fails.run('empty resource', case, 'bob@localhost/')
+        fails.run('1100-byte localpart', case, 'l' * 1100 + '@localhost')
+        fails.run('1100-byte resource', case, 'bob@localhost/' + 'r' * 1100)
+        fails.run('iq with empty domain', case, 'bob@', 'iq')
+        fails.raise_if_any()
+        alice.sync()
+        assert not _msgs(bob), 'a message with a bad address was delivered'
+
+
+def test_pipelined_stanzas_keep_their_order():
+    """500 messages in one write all arrive, in order (RFC 6120 10.1)."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        bob = client(srv, 'bob', 'b')
+        alice.send(''.join("<message to='bob@localhost/b' type='chat' id='p%d'><body>%d</body>"
+                           "</message>" % (i, i) for i in range(500)))
+        got = [bob.expect(C('message'), timeout=10).get('id') for _ in range(500)]
+        assert got == ['p%d' % i for i in range(500)], 'out of order: %s' % got[:40]
+
+
+def test_escaping_round_trip():
+    """What the server forwards parses to exactly what the sender sent:
+    characters that XML normalises (tab, CR, LF in attributes; CR in text)
+    must be written as character references."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        bob = client(srv, 'bob', 'b')
+        alice.send("<message to='bob@localhost/b' id='e&#9;s&#10;c&#13;' type='chat'>"
+                   "<body>line1&#13;\nline2&#13;&#10;end ]]&gt; &lt;/body&gt;</body>"
+                   "<x xmlns='urn:example:e' a='&quot;&apos;&lt;&gt;&amp;' b=\"'\" c='\"'/>"
+                   "</message>")
+        m = bob.expect(is_message(frm='alice@localhost/a'))
+        assert m.get('id') == 'e\ts\nc\r', repr(m.get('id'))
+        assert body_of(m) == 'line1\r\nline2\r\nend ]]> </body>', repr(body_of(m))
+        x = m.find('{urn:example:e}x')
+        assert (x.get('a'), x.get('b'), x.get('c')) == ('"\'<>&', "'", '"'), dump(x)
+
+
+def test_offline_messages_wait_for_non_negative_priority():
+    """XEP-0160: offline messages go to a session once it is available with
+    a non-negative priority -- also when that happens by a presence update
+    after an initial presence with a negative priority."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        alice.message('bob@localhost', 'waiting')
+        alice.sync()
+        bob = client(srv, 'bob', 'b', presence=False)
+        bob.send("<presence><priority>-5</priority></presence>")
+        bob.sync()
+        assert not _msgs(bob), 'offline messages delivered to a negative priority'
+        bob.send("<presence><priority>2</priority></presence>")
+        m = bob.expect(is_message(body='waiting'))
+        assert m.find('{%s}delay' % NS_DELAY) is not None, dump(m)
+
+
+def test_unicode_localparts_end_to_end():
+    """A UTF-8 localpart and password work for login, routing, offline
+    storage and rosters (data directories escape such names).  (Case
+    folding is ASCII-only by design, jid.h; only ASCII letters vary here.)"""
+    users = {'alice@localhost': 'alice-pw',
+             'j\u00fcrgen.m\u00fcller@localhost': 'p\u00e4ss w\u00f6rd',
+             '\u4e2d\u6587@localhost': '\u5bc6\u7801'}
+    with Server(users=users) as srv:
+        alice = client(srv, 'alice', 'a', roster=True)
+        # Offline first: stored under the escaped name.
+        alice.message('J\u00fcrgen.M\u00fcller@localhost', 'f\u00fcr dich')
+        alice.message('\u4e2d\u6587@LOCALHOST', '\u4f60\u597d')
+        alice.sync()
+        assert not alice.take_all(C('message')), 'bounced'
+        j = client(srv, 'j\u00fcrgen.m\u00fcller@localhost', 'j', presence=False)
+        assert j.jid == 'j\u00fcrgen.m\u00fcller@localhost/j', j.jid
+        j.send('<presence/>')
+        m = j.expect(is_message(body='f\u00fcr dich'))
+        assert m.find('{%s}delay' % NS_DELAY) is not None, dump(m)
+        z = client(srv, '\u4e2d\u6587@localhost', '\u8d44\u6e90')
+        assert z.jid == '\u4e2d\u6587@localhost/\u8d44\u6e90', z.jid
+        z.expect(is_message(body='\u4f60\u597d'))
+        # Live routing to the full JID, with a non-ASCII resource.
+        alice.message('\u4e2d\u6587@localhost/\u8d44\u6e90', 'live')
+        m = z.expect(is_message(body='live'))
+        assert m.get('from') == 'alice@localhost/a', dump(m)
+        z.message('alice@localhost/a', '\u56de\u590d')
+        m = alice.expect(is_message(body='\u56de\u590d'))
+        assert m.get('from') == '\u4e2d\u6587@localhost/\u8d44\u6e90', dump(m)
+        # Roster items with such JIDs.
+        r = alice.iq("<iq type='set'><query xmlns='jabber:iq:roster'><item "
+                     "jid='j\u00fcrgen.m\u00fcller@localhost' name='J\u00fcrgen'/></query></iq>")
+        assert r.get('type') == 'result', dump(r)
+        items = alice.roster_items()
+        assert items['j\u00fcrgen.m\u00fcller@localhost'].get('name') == 'J\u00fcrgen'
+        # A wrong password is still wrong.
+        bad = Raw(srv.c2s_port)
+        bad.open()
+        bad.starttls()
+        el = bad.auth_plain('\u4e2d\u6587', '\u5bc6')
+        assert el.tag == q(NS_SASL, 'failure'), dump(el)
+
+
+def test_unavailable_resource_not_chosen_for_bare_jid():
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        r1 = _login_prio(srv, 'bob', 'r1', 1)
+        r2 = _login_prio(srv, 'bob', 'r2', 5)
+        # r2 goes unavailable but stays connected.
+        r2.send("<presence type='unavailable'/>")
+        r2.sync()
+        alice.message('bob@localhost', 'who gets this?')
+        r1.expect(is_message(body='who gets this?'))
+        assert not _msgs(r2, 'who gets this?'), 'delivered to an unavailable resource'
+        # A message to its full JID still reaches it (RFC 6121 8.5.3.1).
+        alice.message('bob@localhost/r2', 'direct to r2')
+        r2.expect(is_message(body='direct to r2'))
+
+
+def test_account_changes_apply_to_routing_without_restart():
+    """Accounts added or deleted with the CLI while the server runs are
+    routed accordingly at once."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a')
+        # dave does not exist yet: service-unavailable.
+        mid = alice.message('dave@localhost', 'too early')
+        _error_reply(alice, mid, 'dave@localhost')
+        r = srv.cli('adduser', 'dave@localhost', input='dave-pw\n')
+        assert r.returncode == 0, r.stderr
+        srv.users['dave@localhost'] = 'dave-pw'
+        alice.message('dave@localhost', 'welcome')
+        alice.sync()
+        assert not alice.take_all(C('message')), 'message to a new account bounced'
+        dave = client(srv, 'dave', 'd', presence=False)
+        dave.send('<presence/>')
+        dave.expect(is_message(body='welcome'))
+        # carol deleted: messages to her bounce, nothing is stored.
+        r = srv.cli('deluser', 'carol@localhost')
+        assert r.returncode == 0, r.stderr
+        mid = alice.message('carol@localhost', 'anyone there?')
+        _error_reply(alice, mid, 'carol@localhost')

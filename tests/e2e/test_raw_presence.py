@@ -12,7 +12,8 @@ half; pending-in is invisible in rosters.
 
 from lib import DEFAULT_USERS, Server
 from rawxmpp import (
-    C, NS_PREAPPROVAL, ack_push, client, dump, is_presence, is_roster_push, push_item,
+    C, NS_PREAPPROVAL, Failures, ack_push, client, dump, is_presence, is_roster_push,
+    push_item,
 )
 
 USERS = dict(DEFAULT_USERS, **{'dave@localhost': 'dave-pw'})
@@ -513,3 +514,238 @@ def test_presence_to_nonexistent_user_is_dropped():
         got = alice.take_all(lambda e: e.tag in (C('presence'), C('message'), C('iq')))
         assert not got, 'answers to presence for a nonexistent user: %s' % [dump(e) for e in got]
         assert not alice.eof
+
+
+# ---- Appendix A, table-driven ----
+#
+# A state is (subscription, pending_out, pending_in) from one side.  The
+# other side sees the mirror: to <-> from, pending out <-> pending in.
+
+_MIRROR_SUB = {'none': 'none', 'to': 'from', 'from': 'to', 'both': 'both'}
+
+STATES = {
+    'None': ('none', False, False),
+    'None+PO': ('none', True, False),
+    'None+PI': ('none', False, True),
+    'None+PO/PI': ('none', True, True),
+    'To': ('to', False, False),
+    'To+PI': ('to', False, True),
+    'From': ('from', False, False),
+    'From+PO': ('from', True, False),
+    'Both': ('both', False, False),
+}
+
+# How alice (the user) and bob (the contact) reach each state of alice's:
+# A_sub/B_sub = subscribe, A_ok/B_ok = subscribed.
+SETUP = {
+    'None': [],
+    'None+PO': ['A_sub'],
+    'None+PI': ['B_sub'],
+    'None+PO/PI': ['A_sub', 'B_sub'],
+    'To': ['A_sub', 'B_ok'],
+    'To+PI': ['A_sub', 'B_ok', 'B_sub'],
+    'From': ['B_sub', 'A_ok'],
+    'From+PO': ['B_sub', 'A_ok', 'A_sub'],
+    'Both': ['A_sub', 'B_ok', 'B_sub', 'A_ok'],
+}
+
+# alice sends <presence type=ACTION to=bob>: (alice's new state, whether bob
+# gets the stanza, whether alice's item carries approved='true').  RFC 6121
+# Appendix A.2 (outbound, alice's server) with A.3 (inbound, bob's server).
+EXPECT = {
+    'subscribe': {
+        'None': ('None+PO', True), 'None+PO': ('None+PO', False),
+        'None+PI': ('None+PO/PI', True), 'None+PO/PI': ('None+PO/PI', False),
+        'To': ('To', False), 'To+PI': ('To+PI', False),
+        'From': ('From+PO', True), 'From+PO': ('From+PO', False), 'Both': ('Both', False),
+    },
+    'subscribed': {
+        'None': ('None', False, 'pre'), 'None+PO': ('None+PO', False, 'pre'),
+        'None+PI': ('From', True), 'None+PO/PI': ('From+PO', True),
+        'To': ('To', False, 'pre'), 'To+PI': ('Both', True),
+        'From': ('From', False), 'From+PO': ('From+PO', False), 'Both': ('Both', False),
+    },
+    'unsubscribe': {
+        'None': ('None', False), 'None+PO': ('None', True),
+        'None+PI': ('None+PI', False), 'None+PO/PI': ('None+PI', True),
+        'To': ('None', True), 'To+PI': ('None+PI', True),
+        'From': ('From', False), 'From+PO': ('From', True), 'Both': ('From', True),
+    },
+    'unsubscribed': {
+        'None': ('None', False), 'None+PO': ('None+PO', False),
+        'None+PI': ('None', True), 'None+PO/PI': ('None+PO', True),
+        'To': ('To', False), 'To+PI': ('To', True),
+        'From': ('None', True), 'From+PO': ('None+PO', True), 'Both': ('To', True),
+    },
+}
+
+
+def _view(state, mirror=False):
+    """(subscription, ask) a roster shows for a state (or its mirror)."""
+    sub, po, pi = STATES[state]
+    if mirror:
+        sub, po, pi = _MIRROR_SUB[sub], pi, po
+    return (sub, 'subscribe' if po else None)
+
+
+def _roster_view(r, jid):
+    it = r.roster_items().get(jid)
+    if it is None:
+        return ('none', None), None
+    return (it.get('subscription'), it.get('ask')), it.get('approved')
+
+
+def _settle(*rs):
+    for r in rs:
+        r.sync()
+    for r in rs:
+        r.sync()
+        for p in r.take_all(is_roster_push()):
+            ack_push(r, p)
+
+
+def _appendix_case(srv, a_user, b_user, start, action):
+    aj, bj = a_user + '@localhost', b_user + '@localhost'
+    alice = client(srv, a_user, 'a', roster=True)
+    bob = client(srv, b_user, 'b', roster=True)
+    try:
+        for step in SETUP[start]:
+            who, what = step.split('_')
+            src, dst = (alice, bj) if who == 'A' else (bob, aj)
+            src.send("<presence to='%s' type='%s'/>"
+                     % (dst, 'subscribe' if what == 'sub' else 'subscribed'))
+            _settle(alice, bob)
+        got_a, _ = _roster_view(alice, bj)
+        got_b, _ = _roster_view(bob, aj)
+        assert (got_a, got_b) == (_view(start), _view(start, mirror=True)), (
+            'setup of %s: alice sees %r, bob sees %r' % (start, got_a, got_b))
+        alice.queue.clear()
+        bob.queue.clear()
+
+        exp = EXPECT[action][start]
+        new, delivered = exp[0], exp[1]
+        preapproved = len(exp) > 2
+        alice.send("<presence to='%s' type='%s'/>" % (bj, action))
+        _settle(alice, bob)
+        seen = [p for p in bob.queue if is_presence(aj, action)(p)]
+        assert bool(seen) == delivered, '%s %s: bob %s the stanza' % (
+            start, action, 'got' if seen else 'did not get')
+        if seen:
+            assert seen[0].get('from') == aj, 'not stamped with the bare JID: %s' % dump(seen[0])
+        assert len(seen) <= 1, 'delivered %d times' % len(seen)
+        odd = [p for p in alice.queue if is_presence(bj, any_type=True)(p)
+               and p.get('type') in ('subscribe', 'subscribed', 'unsubscribe', 'unsubscribed')]
+        assert not odd, '%s %s: alice got %s' % (start, action, [dump(p) for p in odd])
+
+        got_a, appr = _roster_view(alice, bj)
+        got_b, _ = _roster_view(bob, aj)
+        assert got_a == _view(new), '%s %s: alice sees %r, expected %r (%s)' % (
+            start, action, got_a, _view(new), new)
+        assert got_b == _view(new, mirror=True), '%s %s: bob sees %r, expected %r' % (
+            start, action, got_b, _view(new, mirror=True))
+        if preapproved:
+            assert appr == 'true', '%s %s: no approved=true on alice item' % (start, action)
+        else:
+            assert appr in (None, 'false'), '%s %s: approved=%r' % (start, action, appr)
+
+        # Presence follows the subscription: bob newly subscribed to alice
+        # gets her presence; a subscription ended brings unavailable.
+        old_sub, new_sub = STATES[start][0], STATES[new][0]
+        bob_saw_alice = old_sub in ('from', 'both')
+        bob_sees_alice = new_sub in ('from', 'both')
+        alice_saw_bob = old_sub in ('to', 'both')
+        alice_sees_bob = new_sub in ('to', 'both')
+        avail = [p for p in bob.queue if is_presence(aj + '/a')(p)]
+        unav = [p for p in bob.queue if is_presence(aj + '/a', 'unavailable')(p)]
+        if bob_sees_alice and not bob_saw_alice:
+            assert avail, '%s %s: bob did not get alice\'s presence' % (start, action)
+        if bob_saw_alice and not bob_sees_alice:
+            assert unav, '%s %s: bob did not get alice\'s unavailable' % (start, action)
+        unav = [p for p in alice.queue if is_presence(bj + '/b', 'unavailable')(p)]
+        if alice_saw_bob and not alice_sees_bob:
+            assert unav, '%s %s: alice did not get bob\'s unavailable' % (start, action)
+    finally:
+        alice.finish()
+        bob.finish()
+
+
+def test_appendix_a_transitions():
+    """Every (state, outbound subscription stanza) pair of RFC 6121 Appendix
+    A, from alice's side, with the inbound processing on bob's side: 36
+    cases, each on a fresh pair of accounts."""
+    cases = [(s, a) for a in EXPECT for s in STATES]
+    users = dict(DEFAULT_USERS)
+    for i in range(len(cases)):
+        users['u%da@localhost' % i] = 'pw'
+        users['u%db@localhost' % i] = 'pw'
+    with Server(users=users, limits={'max_unauth_per_ip': 16,
+                                     'max_connections_per_ip': 32}) as srv:
+        fails = Failures()
+        for i, (start, action) in enumerate(cases):
+            fails.run('%s + %s' % (start, action), _appendix_case, srv,
+                      'u%da' % i, 'u%db' % i, start, action)
+        fails.raise_if_any()
+
+
+test_appendix_a_transitions.timeout = 240
+
+
+def test_roster_remove_cancels_subscriptions():
+    """RFC 6121 2.5.2: removing a contact with subscription 'both' sends
+    unsubscribe and unsubscribed to it, and presence stops both ways."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a', roster=True)
+        bob = client(srv, 'bob', 'b', roster=True)
+        _subscribe_to(alice, bob, 'alice@localhost', 'bob@localhost', 'bob@localhost/b')
+        _subscribe_to(bob, alice, 'bob@localhost', 'alice@localhost', 'alice@localhost/a')
+        r = alice.iq("<iq type='set'><query xmlns='jabber:iq:roster'><item jid='bob@localhost' "
+                     "subscription='remove'/></query></iq>")
+        assert r.get('type') == 'result', dump(r)
+        push = alice.expect(is_roster_push('bob@localhost'))
+        assert push_item(push).get('subscription') == 'remove', dump(push)
+        ack_push(alice, push)
+        _sub_stanza(bob, 'unsubscribe', 'alice@localhost')
+        _sub_stanza(bob, 'unsubscribed', 'alice@localhost')
+        _push(bob, 'alice@localhost', 'none')
+        bob.expect(is_presence('alice@localhost/a', 'unavailable'),
+                   what="alice's unavailable presence (bob's subscription to her ended)")
+        alice.expect(is_presence('bob@localhost/b', 'unavailable'),
+                     what="bob's unavailable presence (her subscription to him ended)")
+        assert 'bob@localhost' not in alice.roster_items()
+        # And no presence flows any more.
+        alice.send("<presence><status>after</status></presence>")
+        bob.send("<presence><status>after</status></presence>")
+        alice.sync()
+        bob.sync()
+        _quiet(bob, is_presence('alice@localhost/a'), what='no presence after removal')
+        _quiet(alice, is_presence('bob@localhost/b'), what='no presence after removal')
+
+
+def test_subscription_to_a_full_jid_is_bare():
+    """Subscriptions are between bare JIDs (RFC 6121 3.1.2): a subscribe
+    addressed to bob@localhost/b is stamped and stored as bob@localhost."""
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a', roster=True)
+        bob = client(srv, 'bob', 'b', roster=True)
+        alice.send("<presence to='bob@localhost/b' type='subscribe'/>")
+        p = _sub_stanza(bob, 'subscribe', 'alice@localhost')
+        assert p.get('to') in ('bob@localhost', 'bob@localhost/b'), dump(p)
+        _push(alice, 'bob@localhost', 'none', ask='subscribe')
+        items = alice.roster_items()
+        assert list(items) == ['bob@localhost'], list(items)
+
+
+def test_probe_answers_every_resource():
+    with Server() as srv:
+        alice = client(srv, 'alice', 'a', roster=True)
+        b1 = client(srv, 'bob', 'b1', roster=True)
+        _subscribe_to(alice, b1, 'alice@localhost', 'bob@localhost', 'bob@localhost/b1')
+        b2 = client(srv, 'bob', 'b2')
+        alice.expect(is_presence('bob@localhost/b2'))
+        alice.finish()
+        a = client(srv, 'alice', 'again', presence=False)
+        a.send('<presence/>')
+        a.expect(is_presence('bob@localhost/b1'))
+        a.expect(is_presence('bob@localhost/b2'))
+        b2.finish()
+        a.expect(is_presence('bob@localhost/b2', 'unavailable'))

@@ -5,8 +5,8 @@ interested resources only, invalid sets, versioning, persistence.
 
 from lib import Server
 from rawxmpp import (
-    C, NS_ROSTER, Failures, Raw, ack_push, client, dump, is_roster_push,
-    push_item, q, stanza_error,
+    C, NS_ROSTER, Failures, ack_push, client, dump, is_roster_push, push_item, q,
+    stanza_error,
 )
 
 QUERY = q(NS_ROSTER, 'query')

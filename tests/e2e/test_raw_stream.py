@@ -10,10 +10,9 @@ import time
 
 from lib import Server
 from rawxmpp import (
-    C, DOMAIN, FEATURES, NS_BIND, NS_CLIENT, NS_ROSTERVER, NS_SASL, NS_SESSION,
-    NS_STREAM, NS_STREAMS, NS_TLS, Failures, Raw, STREAM_ERROR, StreamClosed,
-    client, client_hello_bytes, dump, is_message, is_presence, local_name, q,
-    stream_error_condition, stream_header,
+    DOMAIN, FEATURES, NS_BIND, NS_CLIENT, NS_ROSTERVER, NS_SASL, NS_SESSION, NS_STREAM,
+    NS_TLS, Failures, Raw, STREAM_ERROR, StreamClosed, client, client_hello_bytes, dump,
+    is_message, is_presence, q, stream_error_condition, stream_header,
 )
 
 SCRAM_AND_PLAIN = {'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'}

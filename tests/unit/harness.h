@@ -45,5 +45,6 @@ void	test_sasl(void);
 void	test_config(void);
 void	test_tls(void);
 void	test_dns(void);
+void	test_disco(void);
 
 #endif

@@ -21,6 +21,7 @@ static const struct {
 	{ "config", test_config },
 	{ "tls", test_tls },
 	{ "dns", test_dns },
+	{ "disco", test_disco },
 };
 
 int

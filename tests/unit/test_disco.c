@@ -116,6 +116,20 @@ test_disco(void)
 	    "<field var='os'><value>Mac</value></field></x>"
 	    Q_CLOSE, v, sizeof v), "QgayPKawpkPSDYmwT/WM94uAlu0=");
 
+	/* A field without var (fixed text) carries no data: left out. */
+	{
+		char w[64];
+		T_EQ_STR(ver_of(Q_OPEN "<x xmlns='jabber:x:data' type='result'>"
+		    "<field var='FORM_TYPE' type='hidden'><value>urn:f</value></field>"
+		    "<field type='fixed'><value>note</value></field>"
+		    "<field var='a'><value>1</value></field></x>" Q_CLOSE, v, sizeof v),
+		    ver_of(Q_OPEN "<x xmlns='jabber:x:data' type='result'>"
+		    "<field var='FORM_TYPE' type='hidden'><value>urn:f</value></field>"
+		    "<field var='a'><value>1</value></field></x>" Q_CLOSE, w, sizeof w));
+		/* "urn:f<a<1<" */
+		T_EQ_STR(w, "u/RxSlpe3ObxeElUhm3PnDr0SQ8=");
+	}
+
 	/* An empty query hashes the empty string. */
 	T_EQ_STR(ver_of(Q_OPEN Q_CLOSE, v, sizeof v),
 	    "2jmj7l5rSw0yVb/vlWAYkK/YBwk=");
