@@ -289,10 +289,7 @@ unquote(const char *v, char *buf, size_t buflen)
 {
 	size_t n = strlen(v);
 
-	/* Only a pair around the whole value, like list items: "a" "b"
-	 * stays as written. */
-	if (n >= 2 && v[0] == '"' && v[n - 1] == '"' &&
-	    memchr(v + 1, '"', n - 2) == NULL) {
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
 		v++;
 		n -= 2;
 	}
@@ -927,7 +924,13 @@ module_key(struct parse *p, const char *name, const char *value, int line)
 		    strcmp(cfg->modopts[i].key, name) == 0)
 			return perr(p, line, "duplicate key '%s' in [%s] (first at "
 			    "line %d)", name, p->secname, cfg->modopts[i].line);
-	unquote(value, v, sizeof v);
+	/* Modules' values may be lists: strip a pair of quotes only around
+	 * a value with none inside ("a" "b" stays as written). */
+	if (strchr(value, '"') == strrchr(value, '"') ||
+	    memchr(value + 1, '"', strlen(value) - 2) == NULL)
+		unquote(value, v, sizeof v);
+	else
+		snprintf(v, sizeof v, "%s", value);
 	if (module_config_check(p->secname, name, v, err, sizeof err) == -1)
 		return perr(p, line, "%s", err);
 	cfg->modopts = xrealloc(cfg->modopts, (cfg->nmodopts + 1) * sizeof *o);

@@ -308,10 +308,8 @@ make_error(const struct xml_node *orig, enum stanza_error e, const char *text)
 		xml_set_attr(r, "from", to);
 	if (xml_attr(orig, "id") != NULL)
 		xml_set_attr(r, "id", xml_attr(orig, "id"));
-	/* Give the original payload back for IQs (RFC 6120 8.3.1 allows it),
-	 * which lets clients match the error to what they asked. */
-	if (xml_is(orig, "iq", NULL) && xml_first_element(orig) != NULL)
-		xml_append_copy(r, xml_first_element(orig));
+	/* The request is not echoed (RFC 6120 8.3.1 allows either): it may
+	 * carry a password (XEP-0077 3.3), and clients match by id. */
 	er = xml_add(r, "error", NULL);
 	xml_set_attr(er, "type", stanza_error_type(e));
 	xml_add(er, stanza_error_name(e), NS_STANZAS);

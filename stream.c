@@ -664,7 +664,8 @@ on_stanza(struct c2s *s, struct xml_node *st, size_t remaining)
 		return;
 	}
 	if (!s->authed) {
-		if (xml_is(st, "iq", NS_CLIENT) && preauth_iq(s, st))
+		/* Only over TLS: a password must never travel in clear. */
+		if (s->tls && xml_is(st, "iq", NS_CLIENT) && preauth_iq(s, st))
 			return;
 		stream_error(s, "not-authorized", "Authenticate first");
 		return;

@@ -747,6 +747,8 @@ def test_presence_rules_per_session():
         a2 = client(srv, 'alice', 'two')
         b.expect(is_presence(a2.jid), what='alice/two available at bob')
         a2.expect(is_presence(b.jid), what='bob at alice/two (probe answer)')
+        a1.sync()
+        a1.take_all(is_presence(b.jid))     # the answer went to the bare JID
         b.assert_nothing(is_presence(a1.jid, any_type=True), what='alice/one at bob')
         # Declining the list shows alice/one's current presence again.
         _ok(_pset(a1, '<active/>'), 'decline')

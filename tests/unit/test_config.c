@@ -121,9 +121,9 @@ test_sample(void)
 		"../../../sample.ini",
 	};
 	static const char *const mods[] = {
-		"roster", "saslauth", "tls", "dialback", "disco", "private",
-		"vcard", "privacy", "version", "uptime", "time", "ping",
-		"posix", "pep", "register", "admin_adhoc", "offline",
+		"roster", "saslauth", "tls", "disco", "private", "vcard",
+		"privacy", "blocklist", "version", "uptime", "time", "ping",
+		"posix", "register", "admin_adhoc", "motd", "welcome", "offline",
 	};
 	struct config *cfg = NULL;
 	const char *path = NULL;
