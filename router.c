@@ -67,11 +67,32 @@ router_session_count(void)
 }
 
 void
-session_send(struct session *s, const struct xml_node *st)
+session_deliver(struct session *s, const struct xml_node *st)
 {
 	struct session_priv *p = (struct session_priv *)s;
 
 	p->ops->send(s->stream, st);
+}
+
+void
+session_send(struct session *s, const struct xml_node *st)
+{
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->session_filter && module_enabled(*m) &&
+		    (*m)->session_filter(s, st))
+			return;
+	session_deliver(s, st);
+}
+
+/* Tell the modules which sessions got a message. */
+static void
+delivered(const struct xml_node *msg, struct session *const *to, size_t n)
+{
+	if (n == 0)
+		return;
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->message_delivered && module_enabled(*m))
+			(*m)->message_delivered(msg, to, n);
 }
 
 static void
@@ -442,8 +463,9 @@ iq_is_request(const struct xml_node *st)
 static int
 deliver_to_best(struct user *u, struct xml_node *st, int all_nonneg)
 {
-	struct session *s;
+	struct session *s, *got[64];
 	int best = -129, n = 0;
+	size_t ngot = 0;
 
 	for (s = u->sessions; s != NULL; s = s->next)
 		if (s->available && s->priority >= 0 && s->priority > best)
@@ -454,8 +476,11 @@ deliver_to_best(struct user *u, struct xml_node *st, int all_nonneg)
 		if (s->available && s->priority >= 0 &&
 		    (all_nonneg || s->priority == best)) {
 			session_send(s, st);
+			if (ngot < sizeof got / sizeof got[0])
+				got[ngot++] = s;
 			n++;
 		}
+	delivered(st, got, ngot);
 	return n;
 }
 
@@ -489,6 +514,7 @@ deliver_message(struct xml_node *st, const struct jid *to)
 				break;
 	if (s != NULL) {
 		session_send(s, st);
+		delivered(st, &s, 1);
 		return;
 	}
 	if (strcmp(type, "error") == 0)

@@ -79,8 +79,11 @@ struct user {
 
 struct user	*user_find(const char *bare);
 struct session	*session_find(const char *full);
-/* Send a stanza (serialized for jabber:client) to one session. */
+/* Send a stanza (serialized for jabber:client) to one session, through
+ * the modules' session filters. */
 void	 session_send(struct session *, const struct xml_node *);
+/* Write it now, past the filters (for the module that held it). */
+void	 session_deliver(struct session *, const struct xml_node *);
 
 /* Accounts (account.h): exists, create, set password, delete.  Deleting
  * also ends the account's sessions. */
@@ -175,6 +178,14 @@ struct module {
 	/* A message no resource can take; 1 = stored, 0 = not mine. */
 	int	(*offline)(struct xml_node *, const struct jid *to,
 		    enum stanza_error *err);
+	/* A message was handed to these sessions of one account (after
+	 * routing; carbons, archives).  n >= 1. */
+	void	(*message_delivered)(const struct xml_node *msg,
+		    struct session *const *to, size_t n);
+	/* Everything session_send() is about to write to a session passes
+	 * here first; 1 = the module took it (e.g. holds it while the client
+	 * is inactive) and sends it later with session_deliver(). */
+	int	(*session_filter)(struct session *, const struct xml_node *);
 	void	(*session_bound)(struct session *);
 	void	(*session_available)(struct session *);	/* initial presence */
 	void	(*session_end)(struct session *);	/* still in the tables */

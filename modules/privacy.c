@@ -1261,12 +1261,19 @@ static int
 inbound(struct xml_node *st, const struct jid *to)
 {
 	const char *f = xml_attr(st, "from");
+	char bare[JID_MAX + 1];
+	struct user *u;
 	struct jid from;
 	struct pacct *a;
 	int rc;
 
 	if (stopped || to->local[0] == '\0' || f == NULL ||
 	    jid_parse(&from, f) == -1 || exempt(&from, to->local, to->domain))
+		return 0;
+	/* Presence broadcasts to an account without sessions reach nobody:
+	 * no need to load its rules (think of fan-out to offline contacts). */
+	if (kind_of(st, 1) == K_PIN && jid_bare(to, bare, sizeof bare) == 0 &&
+	    ((u = user_find(bare)) == NULL || u->sessions == NULL))
 		return 0;
 	if ((a = acct_get(to->domain, to->local)) == NULL || a->m->n == 0)
 		return 0;
@@ -1371,7 +1378,8 @@ send_unavailable(const char *from, const char *to)
 }
 
 static void
-route_presence_copy(const struct xml_node *pres, const char *from, const char *to)
+route_presence_copy(const struct xml_node *pres, const char *from,
+    const char *to)
 {
 	struct xml_node *c = xml_copy(xml_arena_new(), pres);
 
