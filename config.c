@@ -97,6 +97,7 @@ enum ktype {
 	K_CIPHERS,
 	K_TLSOPTS,
 	K_DNS,		/* list of "ip", "ip:port" or "[ipv6]:port" */
+	K_DOMAIN,	/* char *: a domain name, normalised */
 	K_UINT,		/* unsigned, decimal */
 	K_SIZE		/* size_t, decimal with optional K or M */
 };
@@ -168,6 +169,7 @@ static const struct key host_keys[] = {
 	{ "certificate",		K_PATH,		HST(certificate), 0, 0 },
 	{ "key",			K_PATH,		HST(key), 0, 0 },
 	{ "allow_registration",		K_BOOL,		HST(allow_registration), 0, 0 },
+	{ "muc",			K_DOMAIN,	HST(muc), 0, 0 },
 };
 
 #define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
@@ -730,6 +732,14 @@ set_value(struct parse *p, const struct key *k, const char *v, int line)
 		return set_path(p, k, field, v, line);
 	case K_TEXT:
 		return set_text(p, k, field, v, line);
+	case K_DOMAIN:
+		unquote(v, buf, sizeof(buf));
+		if (strlen(buf) > JID_PART_MAX || jid_prep_domain(buf) == -1)
+			return perr(p, line, "%s: '%s' is not a domain name",
+			    k->name, shown(buf, sb, sizeof(sb)));
+		free(*(char **)field);
+		*(char **)field = xstrdup(buf);
+		return 0;
 	case K_LOGLEVEL:
 		unquote(v, buf, sizeof(buf));
 		for (i = 0; i < NKEYS(levels); i++) {
@@ -1332,6 +1342,7 @@ config_free(struct config *cfg)
 		free(h->name);
 		free(h->certificate);
 		free(h->key);
+		free(h->muc);
 		free(h);
 	}
 	free(cfg);

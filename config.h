@@ -27,6 +27,7 @@ struct host_config {
 	char		*certificate;	/* NULL: use [tls] */
 	char		*key;
 	int		 allow_registration;	/* -1: as [server] */
+	char		*muc;		/* group chat service domain, or NULL */
 	struct host_config *next;
 };
 

@@ -638,6 +638,12 @@ route(struct xml_node *st)
 		if ((*m)->route_filter && module_enabled(*m) &&
 		    (*m)->route_filter(st, &to))
 			return;
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->serves_domain && module_enabled(*m) &&
+		    (*m)->serves_domain(to.domain)) {
+			(*m)->component_route(st, &to);
+			return;
+		}
 	if (!host_is_local(to.domain)) {
 		if (xml_is(st, "presence", NULL)) {
 			/* Presence errors would only be noise for the user. */

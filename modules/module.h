@@ -207,6 +207,11 @@ struct module {
 	/* Every stanza route() is about to deliver (local or not), after
 	 * 'to' was parsed; 1 = drop it (the module answers if it must). */
 	int	(*route_filter)(struct xml_node *, const struct jid *to);
+	/* Services on their own domains (group chat at conference.HOST):
+	 * does this module serve domain?  Then every stanza for it goes to
+	 * component_route() instead of the account rules. */
+	int	(*serves_domain)(const char *domain);
+	void	(*component_route)(struct xml_node *, const struct jid *to);
 	/* An account was created by this process (registration, admin). */
 	void	(*account_created)(const char *host, const char *local);
 	/* The server is stopping (after the last connection closed). */
