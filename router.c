@@ -442,6 +442,15 @@ dispatch_iq(struct xml_node *iq, const struct jid *from, const struct jid *to,
 	modules_dispatch_iq(&r);
 }
 
+static void
+iq_response(struct xml_node *st, const struct jid *to)
+{
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->iq_response && module_enabled(*m) &&
+		    (*m)->iq_response(st, to))
+			return;
+}
+
 static int
 type_is(const struct xml_node *st, const char *t)
 {
@@ -575,7 +584,9 @@ route_local_default(struct xml_node *st, const struct jid *to)
 		    strcmp(from.domain, to->domain) == 0 ? IQ_TO_SELF : IQ_TO_CONTACT,
 		    NULL);
 	}
-	/* IQ results/errors for a bare JID: nobody asked; drop. */
+	/* IQ results/errors for a bare JID: answers to a module's query. */
+	if (xml_is(st, "iq", NULL))
+		iq_response(st, to);
 }
 
 static void
@@ -603,8 +614,10 @@ route_to_host(struct xml_node *st, const struct jid *to)
 	const char *f = xml_attr(st, "from");
 
 	if (xml_is(st, "iq", NULL)) {
-		if (!iq_is_request(st))
-			return;		/* e.g. answers to our pings */
+		if (!iq_is_request(st)) {
+			iq_response(st, to);	/* e.g. answers to our pings */
+			return;
+		}
 		if (f == NULL || jid_parse(&from, f) == -1)
 			return;
 		dispatch_iq(st, &from, to, IQ_TO_SERVER, session_find(f));

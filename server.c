@@ -373,6 +373,9 @@ tick(int64_t now)
 
 	conn_tick(now);
 	resolver_tick(now);
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->tick != NULL && module_enabled(*m))
+			(*m)->tick(now);
 	if (now >= next_sweep) {
 		next_sweep = now + SWEEP_MS;
 		router_sweep_deleted();

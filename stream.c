@@ -671,6 +671,11 @@ on_stanza(struct c2s *s, struct xml_node *st, size_t remaining)
 		return;
 	}
 	if (!is_stanza) {
+		if (s->sess != NULL)
+			for (const struct module *const *m = modules_all(); *m; m++)
+				if ((*m)->stream_element && module_enabled(*m) &&
+				    (*m)->stream_element(s->sess, st))
+					return;
 		stream_error(s, "unsupported-stanza-type", NULL);
 		return;
 	}

@@ -649,6 +649,33 @@ server_info(struct iq_req *r, const char *node)
 	return ERR_NONE;
 }
 
+/* A node of an account (PEP nodes): the modules' account hooks. */
+static enum stanza_error
+account_node(int items, struct iq_req *r, const char *node)
+{
+	struct xml_node *reply = iq_result(r), *q;
+
+	q = xml_add(reply, "query", items ? NS_DISCO_ITEMS : NS_DISCO_INFO);
+	xml_set_attr(q, "node", node);
+	for (const struct module *const *m = modules_all(); *m; m++) {
+		int (*fn)(const struct iq_req *, const char *, struct xml_node *) =
+		    items ? (*m)->account_items : (*m)->account_info;
+		int rc;
+		if (fn == NULL || !module_enabled(*m))
+			continue;
+		if ((rc = fn(r, node, q)) < 0) {
+			xml_arena_free(reply->arena);
+			return (enum stanza_error)-rc;
+		}
+		if (rc > 0) {
+			iq_reply(r, reply);
+			return ERR_NONE;
+		}
+	}
+	xml_arena_free(reply->arena);
+	return ERR_ITEM_NOT_FOUND;
+}
+
 static enum stanza_error
 account_info(struct iq_req *r, const char *node)
 {
@@ -657,7 +684,7 @@ account_info(struct iq_req *r, const char *node)
 	if (!may_see_account(r))
 		return ERR_SERVICE_UNAVAILABLE;
 	if (node != NULL)
-		return ERR_ITEM_NOT_FOUND;
+		return account_node(0, r, node);
 	reply = iq_result(r);
 	q = xml_add(reply, "query", NS_DISCO_INFO);
 	n = xml_add(q, "identity", NULL);
@@ -665,6 +692,10 @@ account_info(struct iq_req *r, const char *node)
 	xml_set_attr(n, "type", "registered");
 	n = xml_add(q, "feature", NULL);
 	xml_set_attr(n, "var", NS_DISCO_INFO);
+	/* Modules with something per account (PEP, archives) add theirs. */
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->account_info && module_enabled(*m))
+			(*m)->account_info(r, NULL, q);
 	iq_reply(r, reply);
 	return ERR_NONE;
 }
@@ -691,12 +722,16 @@ disco_items(struct iq_req *r)
 	if (r->where == IQ_TO_SERVER && node != NULL)
 		return module_node(1, r, node);
 	if (node != NULL)
-		return ERR_ITEM_NOT_FOUND;
+		return account_node(1, r, node);
 	reply = iq_result(r);
 	{
 		struct xml_node *q = xml_add(reply, "query", NS_DISCO_ITEMS);
 		if (r->where == IQ_TO_SERVER)
 			ask_modules(1, r, NULL, q);	/* components, services */
+		else
+			for (const struct module *const *m = modules_all(); *m; m++)
+				if ((*m)->account_items && module_enabled(*m))
+					(*m)->account_items(r, NULL, q);
 	}
 	iq_reply(r, reply);
 	return ERR_NONE;

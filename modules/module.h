@@ -207,6 +207,21 @@ struct module {
 	/* Every stanza route() is about to deliver (local or not), after
 	 * 'to' was parsed; 1 = drop it (the module answers if it must). */
 	int	(*route_filter)(struct xml_node *, const struct jid *to);
+	/* disco on an account's bare JID (asked by someone allowed to see
+	 * it): add identities/features (node NULL) or answer a node, as
+	 * disco_info/disco_items do for the server. */
+	int	(*account_info)(const struct iq_req *, const char *node,
+		    struct xml_node *query);
+	int	(*account_items)(const struct iq_req *, const char *node,
+		    struct xml_node *query);
+	/* A top-level element on a bound client stream that is not a stanza
+	 * (CSI's <active/>, ...); 1 = handled (else: stream error). */
+	int	(*stream_element)(struct session *, struct xml_node *);
+	/* An IQ result or error addressed to the server or to an account's
+	 * bare JID (answers to queries a module sent); 1 = consumed. */
+	int	(*iq_response)(struct xml_node *, const struct jid *to);
+	/* About once a second. */
+	void	(*tick)(int64_t now_ms);
 	/* Services on their own domains (group chat at conference.HOST):
 	 * does this module serve domain?  Then every stanza for it goes to
 	 * component_route() instead of the account rules. */

@@ -709,9 +709,22 @@ def test_message_and_iq_rules():
             # ...and inbound of every kind.
             bounced(b, 'all bob')
 
+        def case_roster_changes():
+            # XEP-0016 2.2 rule 9: roster changes apply at once.
+            _ok(a.iq("<iq type='set'><query xmlns='%s'><item jid='dave@localhost'>"
+                     "<group>Enemies</group></item></query></iq>" % NS_ROSTER), 'group')
+            use('enemies', _item('deny', 1, 'group', 'Enemies', kinds=('message',)))
+            delivered(c, 'carol not an enemy')
+            for groups, body, ok in (('<group>Enemies</group>', 'carol now an enemy', False),
+                                     ('', 'carol forgiven', True)):
+                _ok(a.iq("<iq type='set'><query xmlns='%s'><item jid='carol@localhost'>%s"
+                         "</item></query></iq>" % (NS_ROSTER, groups)), 'roster ' + body)
+                (delivered if ok else bounced)(c, body)
+
         for name, fn in (('group', case_group), ('jid', case_jid), ('domain', case_domain),
                          ('subscription', case_subscription), ('order', case_order),
-                         ('kinds', case_kinds), ('outbound all', case_outbound_all)):
+                         ('kinds', case_kinds), ('outbound all', case_outbound_all),
+                         ('roster changes', case_roster_changes)):
             f.run(name, fn)
         f.raise_if_any()
 
@@ -784,6 +797,43 @@ def test_presence_rules_per_session():
         a3 = client(srv, 'alice', 'three')
         b.assert_nothing(is_presence(a3.jid, any_type=True),
                          what='initial presence of a session under the default list')
+
+
+def test_block_without_subscription():
+    """A blocked stranger's subscription requests and probes vanish without
+    an answer; unavailable presence goes only where presence went."""
+    with _server() as srv:
+        a = client(srv, 'alice', 'a')
+        b = client(srv, 'bob', 'b')
+        c = client(srv, 'carol', 'c')
+        a.send("<presence to='carol@localhost'/>")      # directed presence
+        c.expect(is_presence(a.jid), what='directed presence at carol')
+        _ok(_block(a, 'bob@localhost', 'carol@localhost'), 'block both')
+        c.expect(is_presence(a.jid, 'unavailable'), what='unavailable after the block')
+        b.assert_nothing(is_presence('alice@localhost', any_type=True),
+                         what='presence for a stranger')
+        for t in ('subscribe', 'probe', 'subscribed', 'unsubscribe'):
+            b.send("<presence to='alice@localhost' type='%s'/>" % t)
+        b.assert_nothing(what='any answer to blocked presence')
+        a.assert_nothing(is_presence('bob@localhost', any_type=True),
+                         what='presence from a blocked stranger')
+        assert a.roster_items() == {}, 'roster changed by blocked presence'
+        # alice's own subscription request to a blocked JID bounces.
+        a.send("<presence to='bob@localhost' type='subscribe'/>")
+        e = a.expect(lambda x: x.tag == C('presence') and x.get('type') == 'error',
+                     what='presence error')
+        _err(e, 'not-acceptable', 'outbound subscribe to a blocked JID')
+        assert e.find(C('error')).find(q(NS_BLOCK_ERR, 'blocked')) is not None, dump(e)
+        b.assert_nothing(what='a subscription request alice may not send')
+        # Unblocking a stranger sends no presence either.
+        _ok(_block(a, 'bob@localhost', what='unblock'), 'unblock bob')
+        b.assert_nothing(is_presence('alice@localhost', any_type=True),
+                         what='presence after unblocking a stranger')
+        # After logging in again the request bob sent while blocked is gone.
+        _bye(a)
+        a = client(srv, 'alice', 'a2')
+        a.assert_nothing(is_presence('bob@localhost', 'subscribe'),
+                         what='a request stored while blocked')
 
 
 def test_blocklist_and_privacy_views_agree():

@@ -12,7 +12,7 @@ from lib import Server
 from rawxmpp import (
     DOMAIN, FEATURES, NS_BIND, NS_CLIENT, NS_ROSTERVER, NS_SASL, NS_SESSION, NS_STREAM,
     NS_TLS, Failures, Raw, STREAM_ERROR, StreamClosed, client, client_hello_bytes, dump,
-    is_message, is_presence, q, stream_error_condition, stream_header,
+    is_message, is_presence, ProtocolError, q, stream_error_condition, stream_header,
 )
 
 SCRAM_AND_PLAIN = {'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'}
@@ -295,7 +295,11 @@ def test_starttls_command_injection():
                "<message to='bob@localhost/b' type='chat' id='injected2'><body>injected</body>"
                "</message>")
         r.send("<starttls xmlns='%s'/>%s" % (NS_TLS, inj))
-        el = r.next()
+        try:
+            el = r.next()
+        except ProtocolError as e:
+            raise AssertionError('plaintext XML after <proceed/> (the injected data was '
+                                 'processed?): %s' % e) from None
         if el.tag in (STREAM_ERROR, q(NS_TLS, 'failure')):
             # Refusing the whole packet is fine, as long as the stream ends
             # (RFC 6120 5.4.2.2: <failure/>, then close) and the injected
