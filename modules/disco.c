@@ -717,7 +717,7 @@ disco_items(struct iq_req *r)
 	struct xml_node *reply;
 	const char *node = xml_attr(r->payload, "node");
 
-	if (r->where == IQ_TO_CONTACT)
+	if (r->where == IQ_TO_CONTACT && !may_see_account(r))
 		return ERR_SERVICE_UNAVAILABLE;
 	if (r->where == IQ_TO_SERVER && node != NULL)
 		return module_node(1, r, node);
