@@ -230,6 +230,8 @@ listener_close(struct listener *l)
 static short	conn_events(void *);
 static void	conn_run(void *, short);
 static int	conn_has_work(void *);
+static void	conn_kill(struct conn *, const char *);
+static void	mark_dirty(struct conn *);
 
 void
 conn_log(const struct conn *c, int level, const char *fmt, ...)
@@ -315,6 +317,67 @@ conn_new(int fd, const struct sockaddr *sa, socklen_t sl,
 	return c;
 }
 
+struct conn *
+conn_connect(const struct sockaddr *sa, socklen_t sl,
+    const struct conn_proto *proto, void *stream)
+{
+	struct conn *c;
+	unsigned short port;
+	int fd, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return NULL;
+	/* Refused at once (no route, no address): no conn at all. */
+	if (connect(fd, sa, sl) == -1 && errno != EINPROGRESS) {
+		close(fd);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->id = next_id++;
+	c->fd = fd;
+	c->outgoing = 1;
+	c->authenticated = 1;
+	port = addr_ip(sa, c->ip, sizeof c->ip);
+	snprintf(c->peer, sizeof c->peer, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u",
+	    c->ip, port);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->state = CONN_CONNECTING;
+	buf_init(&c->out, lim.hard_limit);
+	c->high_water = lim.high_water;
+	c->created = now_ms();
+	c->proto = proto;
+	c->stream = stream;
+	c->src.fd = fd;
+	c->src.events = conn_events;
+	c->src.run = conn_run;
+	c->src.has_work = conn_has_work;
+	c->src.arg = c;
+	loop_add(&c->src);
+	c->next = all;
+	if (all != NULL)
+		all->prev = c;
+	all = c;
+	nconns++;
+	conn_log(c, LOG_LVL_INFO, "connecting");
+	return c;
+}
+
+void
+conn_start_tls_client(struct conn *c, const char *server_name,
+    struct tls_creds *client_creds)
+{
+	c->tls = tls_client_new(server_name, client_creds);
+	c->can_read = c->can_write = 1;
+	mark_dirty(c);
+}
+
+struct tls *
+conn_tls(const struct conn *c)
+{
+	return c->tls;
+}
+
 void
 conn_set_authenticated(struct conn *c)
 {
@@ -330,7 +393,8 @@ conn_set_authenticated(struct conn *c)
 int
 conn_is_open(const struct conn *c)
 {
-	return c->state == CONN_OPEN || c->state == CONN_TLS_PENDING;
+	return c->state == CONN_OPEN || c->state == CONN_TLS_PENDING ||
+	    c->state == CONN_CONNECTING;
 }
 
 int
@@ -580,11 +644,38 @@ read_plain(struct conn *c)
 	}
 }
 
+/* An outgoing connect() finished, one way or the other. */
+static void
+connect_done(struct conn *c)
+{
+	int e = 0;
+	socklen_t el = sizeof e;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) == -1 || e != 0) {
+		conn_log(c, LOG_LVL_INFO, "connect: %s", strerror(e ? e : errno));
+		c->state = CONN_OPEN;	/* so closed() runs */
+		conn_kill(c, "connect failed");
+		return;
+	}
+	c->state = CONN_OPEN;
+	c->can_read = 1;
+	conn_log(c, LOG_LVL_INFO, "connected");
+	if (c->proto->connected != NULL)
+		c->proto->connected(c);
+}
+
 static void
 conn_io(struct conn *c)
 {
 	if (c->state == CONN_DEAD)
 		return;
+	if (c->state == CONN_CONNECTING) {
+		if (!c->can_write)
+			return;
+		connect_done(c);
+		if (c->state == CONN_DEAD)
+			return;
+	}
 	if (c->tls != NULL) {
 		pump_tls(c);
 		/* Closing: once the queue is out, send close_notify, and
@@ -626,6 +717,8 @@ conn_events(void *arg)
 
 	if (c->state == CONN_DEAD)
 		return 0;
+	if (c->state == CONN_CONNECTING)
+		return POLLOUT;
 	if (c->tls != NULL)
 		return tls_events(c->tls, paused);
 	if (!paused)
@@ -686,7 +779,8 @@ conn_reap(void)
 		if (c->next)
 			c->next->prev = c->prev;
 		nconns--;
-		ip_release(c->ip, !c->authenticated);
+		if (!c->outgoing)
+			ip_release(c->ip, !c->authenticated);
 		if (c->proto->free != NULL)
 			c->proto->free(c);
 		if (c->tls != NULL)

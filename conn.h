@@ -29,9 +29,12 @@ struct conn_proto {
 	void	(*timeout)(struct conn *);
 	/* Free the stream state (called once, from conn_reap). */
 	void	(*free)(struct conn *);
+	/* Outgoing connections: the TCP connection is up (may be NULL). */
+	void	(*connected)(struct conn *);
 };
 
 enum conn_state {
+	CONN_CONNECTING,	/* outgoing: waiting for connect() to finish */
 	CONN_OPEN,
 	CONN_TLS_PENDING,	/* <proceed/> queued: TLS starts once it is out */
 	CONN_CLOSING,		/* flushing what is queued, then closing */
@@ -45,6 +48,7 @@ struct conn {
 	char		 peer[64];	/* "ip:port" for logs */
 	enum conn_state	 state;
 	int		 authenticated;	/* counts against per-IP unauth limit until set */
+	int		 outgoing;	/* we connected (not in per-IP counts) */
 	int		 can_read, can_write;
 	int		 tls_close_sent;
 	struct tls	*tls;		/* NULL until TLS starts */
@@ -90,6 +94,14 @@ int	 conn_may_accept(const char *ip);
 int	 conn_may_accept_addr(const struct sockaddr *, char *ip, size_t iplen);
 struct conn *conn_new(int fd, const struct sockaddr *, socklen_t,
 	    const struct conn_proto *, void *stream);
+/* Connect to sa without blocking; proto->connected() or ->closed() tells
+ * how it went.  NULL if no socket could be made. */
+struct conn *conn_connect(const struct sockaddr *, socklen_t,
+	    const struct conn_proto *, void *stream);
+/* Start the client side of TLS now (after the peer's <proceed/>). */
+void	 conn_start_tls_client(struct conn *, const char *server_name,
+	    struct tls_creds *client_creds);
+struct tls *conn_tls(const struct conn *);
 /* Start TLS at once (direct TLS ports). */
 void	 conn_start_tls_now(struct conn *, struct tls_creds *);
 /* Start TLS once what is queued now has been written (STARTTLS). */

@@ -400,7 +400,10 @@ def test_blocking_with_slixmpp():
                 raise AssertionError('IQ from a blocked contact was answered')
             except IqError as e:
                 assert e.iq['error']['condition'] == 'service-unavailable', str(e.iq)
-            # bob's presence changes do not reach alice.
+            # Presence changes cross the block in neither direction.
+            a.x.send_presence(pstatus='not for bob')
+            await expect_none(b.presences, lambda p: str(p['from']).startswith('alice@'),
+                              'a presence broadcast to the blocked contact')
             b.x.send_presence(pstatus='knocking')
             for c in (a, a2):
                 await expect_none(c.messages, lambda m: m['body'] == 'let me in',
@@ -417,7 +420,9 @@ def test_blocking_with_slixmpp():
                 ev = await expect(c.blocks, lambda e: e[0] == 'unblock', 'unblock push')
                 assert _push_items(ev) == ('unblock', ['bob@localhost']), ev
             for frm in (a.full, a2.full):
-                await expect(b.presences, _pres(frm), 'alice back at bob: %s' % frm)
+                p = await expect(b.presences, _pres(frm), 'alice back at bob: %s' % frm)
+                if frm == a.full:
+                    assert p['status'] == 'not for bob', str(p)
             for c in (a, a2):
                 await expect(c.presences, lambda p: str(p['from']) == b.full
                              and p['type'] == 'available' and p['status'] == 'knocking',
