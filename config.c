@@ -125,6 +125,7 @@ static const struct key server_keys[] = {
 	{ "s2s_ports",			K_PORTS,	SRV(s2s_ports), 0, 0 },
 	{ "c2s_require_encryption",	K_BOOL,		SRV(c2s_require_encryption), 0, 0 },
 	{ "s2s_require_encryption",	K_BOOL,		SRV(s2s_require_encryption), 0, 0 },
+	{ "s2s_secure_auth",		K_BOOL,		SRV(s2s_secure_auth), 0, 0 },
 	{ "allow_registration",		K_BOOL,		SRV(allow_registration), 0, 0 },
 	{ "authentication",		K_AUTH,		SRV(authentication), 0, 0 },
 	{ "modules",			K_MODULES,	SRV(modules), 0, 0 },
@@ -139,6 +140,7 @@ static const struct key tls_keys[] = {
 	{ "key",			K_PATH,		SRV(key), 0, 0 },
 	{ "ciphers",			K_CIPHERS,	SRV(ciphers), 0, 0 },
 	{ "options",			K_TLSOPTS,	SRV(tls_options), 0, 0 },
+	{ "ca_file",			K_PATH_OPT,	SRV(ca_file), 0, 0 },
 };
 
 static const struct key limit_keys[] = {
@@ -162,6 +164,9 @@ static const struct key limit_keys[] = {
 	{ "shutdown_timeout",		K_UINT, LIM(shutdown_timeout), 1, 300 },
 	{ "max_bytes_per_second",	K_SIZE, LIM(max_bytes_per_second), 1 * KIB, 1 * GIB },
 	{ "auth_failures_per_ip",	K_UINT, LIM(auth_failures_per_ip), 1, 100000 },
+	{ "s2s_timeout",		K_UINT, LIM(s2s_timeout), 1, 600 },
+	{ "s2s_idle_timeout",		K_UINT, LIM(s2s_idle_timeout), 10, 86400 },
+	{ "s2s_queue",			K_UINT, LIM(s2s_queue), 1, 100000 },
 };
 
 static const struct key host_keys[] = {
@@ -1249,6 +1254,9 @@ config_new(const char *path)
 	l->shutdown_timeout = 5;
 	l->max_bytes_per_second = 256 * KIB;
 	l->auth_failures_per_ip = 10;
+	l->s2s_timeout = 30;
+	l->s2s_idle_timeout = 600;
+	l->s2s_queue = 200;
 	return cfg;
 }
 
@@ -1326,6 +1334,7 @@ config_free(struct config *cfg)
 	free(cfg->motd);
 	free(cfg->welcome_message);
 	free(cfg->pidfile);
+	free(cfg->ca_file);
 	free(cfg->certificate);
 	free(cfg->key);
 	strlist_free(&cfg->ciphers);

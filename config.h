@@ -53,6 +53,9 @@ struct limits {
 	unsigned shutdown_timeout;	/* seconds to flush on TERM */
 	size_t	max_bytes_per_second;	/* read from one connection */
 	unsigned auth_failures_per_ip;	/* per minute, then refused a while */
+	unsigned s2s_timeout;		/* seconds to connect and authenticate */
+	unsigned s2s_idle_timeout;	/* seconds before an unused s2s closes */
+	unsigned s2s_queue;		/* stanzas waiting per remote domain */
 };
 
 struct config {
@@ -70,6 +73,7 @@ struct config {
 	struct portlist	 s2s_ports;
 	int		 c2s_require_encryption;
 	int		 s2s_require_encryption;
+	int		 s2s_secure_auth;	/* only certificate-authenticated peers */
 	int		 allow_registration;
 	char		*authentication;	/* "internal_hashed" */
 	struct strlist	 modules;
@@ -83,6 +87,7 @@ struct config {
 	char		*key;
 	struct strlist	 ciphers;	/* suite names; empty: the defaults */
 	struct strlist	 tls_options;
+	char		*ca_file;	/* trust anchors for servers' certificates */
 
 	struct limits	 limits;
 

@@ -704,7 +704,11 @@ conn_io(struct conn *c)
 		return;
 	}
 	read_plain(c);
-	if (c->state != CONN_DEAD && buf_used(&c->out) > 0)
+	if (c->state == CONN_DEAD)
+		return;
+	if (c->tls != NULL)		/* the input just started TLS (client) */
+		pump_tls(c);
+	else if (buf_used(&c->out) > 0)
 		write_plain(c);
 }
 
@@ -844,4 +848,13 @@ struct conn *
 conn_first(void)
 {
 	return all;
+}
+
+struct conn *
+conn_by_id(uint64_t id)
+{
+	for (struct conn *c = all; c != NULL; c = c->next)
+		if (c->id == id && c->state != CONN_DEAD)
+			return c;
+	return NULL;
 }

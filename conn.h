@@ -131,6 +131,8 @@ void	 conn_tick(int64_t now);
 size_t	 conn_count(void);
 size_t	 conn_count_open(void);
 struct conn *conn_first(void);
+/* The live connection with this id, or NULL (it is gone). */
+struct conn *conn_by_id(uint64_t);
 /* Per-connection log line prefixed with "c=ID ip:port". */
 void	 conn_log(const struct conn *, int level, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

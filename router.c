@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "router.h"
+#include "s2s.h"
 
 #define USER_BUCKETS	4096
 
@@ -191,8 +192,13 @@ session_unbind(struct session *s)
 {
 	struct user *u = s->user, **up;
 	struct session **sp;
+	const struct module *const *all = modules_all(), *const *m;
 
-	for (const struct module *const *m = modules_all(); *m; m++)
+	/* Teardown in reverse table order: presence says goodbye while the
+	 * filters before it (privacy) still know the session. */
+	for (m = all; *m; m++)
+		;
+	while (m-- > all)
 		if ((*m)->session_end && module_enabled(*m))
 			(*m)->session_end(s);
 	for (sp = &u->sessions; *sp != NULL; sp = &(*sp)->next)
@@ -658,14 +664,12 @@ route(struct xml_node *st)
 			return;
 		}
 	if (!host_is_local(to.domain)) {
-		if (xml_is(st, "presence", NULL)) {
-			/* Presence errors would only be noise for the user. */
+		if (server_config()->s2s_ports.n == 0 && xml_is(st, "presence", NULL)) {
+			/* Federation is off: presence errors would be noise. */
 			log_debug("route: presence for remote %s dropped", to.domain);
 			return;
 		}
-		/* Federation is not there yet: say so precisely. */
-		route_error(st, ERR_REMOTE_SERVER_NOT_FOUND,
-		    "Server-to-server connections are not available");
+		s2s_send(st, &to);
 		return;
 	}
 	if (to.local[0] == '\0')

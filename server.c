@@ -13,7 +13,9 @@
 #include "conn.h"
 #include "loop.h"
 #include "modules/module.h"
+#include "dns.h"
 #include "resolver.h"
+#include "s2s.h"
 #include "router.h"
 #include "server.h"
 #include "stream.h"
@@ -200,6 +202,16 @@ accept_tls(int fd, const struct sockaddr *sa, socklen_t sl, void *arg)
 }
 
 static void
+accept_s2s(int fd, const struct sockaddr *sa, socklen_t sl, void *arg)
+{
+	if (stopping) {
+		close(fd);
+		return;
+	}
+	s2s_accept(fd, sa, sl);
+}
+
+static void
 close_listeners(void)
 {
 	for (size_t i = 0; i < nlisteners; i++)
@@ -227,7 +239,8 @@ open_ports(const struct config *c, const struct portlist *ports, accept_fn fn)
 			}
 			listeners[nlisteners++] = l;
 			log_info("listening on %s port %u%s", c->interfaces.v[i],
-			    ports->v[p], fn == accept_tls ? " (direct TLS)" : "");
+			    ports->v[p], fn == accept_tls ? " (direct TLS)" :
+			    fn == accept_s2s ? " (servers)" : "");
 		}
 	return 0;
 }
@@ -236,13 +249,11 @@ static int
 open_listeners(const struct config *c)
 {
 	if (open_ports(c, &c->c2s_ports, accept_plain) == -1 ||
-	    open_ports(c, &c->c2s_direct_tls_ports, accept_tls) == -1) {
+	    open_ports(c, &c->c2s_direct_tls_ports, accept_tls) == -1 ||
+	    open_ports(c, &c->s2s_ports, accept_s2s) == -1) {
 		close_listeners();
 		return -1;
 	}
-	if (c->s2s_ports.n > 0)
-		log_warnx("s2s_ports: federation is not available in this "
-		    "version; those ports are not opened");
 	return 0;
 }
 
@@ -331,6 +342,8 @@ reload(void)
 	config_free(old);
 	if (modules_init() == -1)
 		log_warnx("a module failed to restart after reload");
+	dns_set_servers(cfg->dns_servers.v, cfg->dns_servers.n);
+	s2s_init();
 	log_info("configuration reloaded");
 }
 
@@ -353,6 +366,7 @@ begin_shutdown(void)
 	log_info("shutting down");
 	close_listeners();
 	c2s_shutdown_all();
+	s2s_shutdown_all();
 }
 
 static void
@@ -373,6 +387,7 @@ tick(int64_t now)
 
 	conn_tick(now);
 	resolver_tick(now);
+	s2s_tick(now);
 	for (const struct module *const *m = modules_all(); *m; m++)
 		if ((*m)->tick != NULL && module_enabled(*m))
 			(*m)->tick(now);
@@ -429,6 +444,9 @@ server_run(struct config *c, const char *path)
 		return 1;
 	apply_limits(cfg);
 	if (modules_init() == -1)
+		return 1;
+	if (dns_set_servers(cfg->dns_servers.v, cfg->dns_servers.n) == -1 ||
+	    s2s_init() == -1)
 		return 1;
 	loop_init();
 	signal(SIGPIPE, SIG_IGN);

@@ -143,6 +143,7 @@ struct tls_peer {
 	unsigned char		 leaf[MAX_LEAF];
 	size_t			 leaf_len;
 	int			 leaf_too_big;
+	char			 verdict_text[64];
 };
 
 /* ---- cipher suites ---- */
@@ -2067,6 +2068,9 @@ peer_end_chain(const br_x509_class **ctx)
 	struct tls_peer *p = peer_of(ctx);
 	unsigned e = p->xm.vtable->end_chain(&p->xm.vtable);
 
+	/* The minimal engine says 0 for a chain that reached an anchor. */
+	if (e == 0)
+		e = BR_ERR_X509_OK;
 	p->verdict = e;
 	/* Untrusted is not fatal here: the verdict decides how we may
 	 * authenticate later.  A broken chain is. */
@@ -2192,6 +2196,8 @@ tls_peer_verdict(const struct tls *t)
 	case BR_ERR_X509_EXPIRED:
 		return "expired or not yet valid";
 	default:
-		return "invalid certificate chain";
+		snprintf(t->peer->verdict_text, sizeof t->peer->verdict_text,
+		    "invalid certificate chain (BearSSL error %u)", t->peer->verdict);
+		return t->peer->verdict_text;
 	}
 }

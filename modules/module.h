@@ -104,9 +104,8 @@ int64_t	 server_start_time(void);
  * borrowed: routing copies or serializes what it keeps.
  */
 void	 route(struct xml_node *);
-/* Deliver to a local account as if it had just arrived for it (bypasses
- * the inbound hooks of modules before index 'after', for modules that
- * have handled part of it).  Used by presence/offline. */
+/* Deliver to a local account by the default rules, past the modules'
+ * inbound hooks (for a module that has handled its part). */
 void	 route_local_default(struct xml_node *, const struct jid *to);
 /* Bounce an error for a stanza back to its sender (never for errors). */
 void	 route_error(const struct xml_node *orig, enum stanza_error, const char *text);

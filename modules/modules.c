@@ -181,7 +181,7 @@ modules_dispatch_iq(struct iq_req *r)
 			break;
 		}
 	}
-	if (found == NULL && r->where == IQ_TO_SELF) {
+	if (found == NULL && r->where == IQ_TO_SELF && !wrong_type) {
 		/* RFC 6120 10.3.3: for the account, else for the server. */
 		r->where = IQ_TO_SERVER;
 		modules_dispatch_iq(r);

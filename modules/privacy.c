@@ -839,11 +839,18 @@ jid_matches(const struct prule *r, const struct jid *e)
 	}
 }
 
+/* The entity a stanza is exchanged with, and (once looked up) its roster
+ * entry, so one evaluation reads the roster at most once. */
+struct subject {
+	const struct jid	*e;
+	int			 looked;
+	const struct rentry	*re;	/* NULL: not in the roster */
+};
+
 static int
 rule_matches(struct pacct *a, const struct prule *r, unsigned kind,
-    const struct jid *e)
+    struct subject *sj)
 {
-	const struct rentry *re;
 	char bare[JID_MAX + 1];
 
 	if (r->kinds != 0 && !(r->kinds & kind))
@@ -852,17 +859,19 @@ rule_matches(struct pacct *a, const struct prule *r, unsigned kind,
 	case RT_ALL:
 		return 1;
 	case RT_JID:
-		return jid_matches(r, e);
+		return jid_matches(r, sj->e);
 	default:
 		break;
 	}
-	if (jid_bare(e, bare, sizeof bare) == -1)
-		return 0;
-	re = rview_find(rview_get(a), bare);
+	if (!sj->looked) {
+		sj->looked = 1;
+		if (jid_bare(sj->e, bare, sizeof bare) == 0)
+			sj->re = rview_find(rview_get(a), bare);
+	}
 	if (r->type == RT_SUB)
-		return (re ? re->sub : SUB_NONE) == r->sub;
-	for (size_t g = 0; re != NULL && g < re->ngroups; g++)
-		if (strcmp(re->groups[g], r->value) == 0)
+		return (sj->re ? sj->re->sub : SUB_NONE) == r->sub;
+	for (size_t g = 0; sj->re != NULL && g < sj->re->ngroups; g++)
+		if (strcmp(sj->re->groups[g], r->value) == 0)
 			return 1;
 	return 0;
 }
@@ -876,10 +885,12 @@ static const struct prule *
 denied_by(struct pacct *a, const struct plist *l, unsigned kind,
     const struct jid *e)
 {
+	struct subject sj = { e, 0, NULL };
+
 	if (l == NULL)
 		return NULL;
 	for (size_t i = 0; i < l->n; i++)
-		if (rule_matches(a, &l->r[i], kind, e))
+		if (rule_matches(a, &l->r[i], kind, &sj))
 			return l->r[i].deny ? &l->r[i] : NULL;
 	return NULL;
 }
@@ -1192,9 +1203,10 @@ static int
 inbound_per_session(struct pacct *a, struct user *u, struct xml_node *st,
     const struct jid *from, unsigned kind)
 {
-	struct session *s;
+	struct session *s, *got[64];
 	int msg = kind == K_MSG, headline = msg && type_is(st, "headline");
 	int nallow = 0, ndeny = 0, best = -129;
+	size_t ngot = 0;
 
 	if (msg && !headline && !type_is(st, NULL) && !type_is(st, "chat") &&
 	    !type_is(st, "normal"))
@@ -1219,14 +1231,20 @@ inbound_per_session(struct pacct *a, struct user *u, struct xml_node *st,
 		return 1;
 	}
 	/* Some sessions take it, some do not: deliver as the router would,
-	 * among the ones that take it (RFC 6121 8.5.2.1). */
+	 * among the ones that take it (RFC 6121 8.5.2.1), and tell the
+	 * modules that follow deliveries (carbons, archives) as it does. */
 	for (s = u->sessions; s != NULL; s = s->next) {
 		if (!s->available || (msg && s->priority < 0) ||
 		    (msg && !headline && s->priority != best) ||
 		    denied_by(a, session_list(a, s), kind, from) != NULL)
 			continue;
 		session_send(s, st);
+		if (msg && ngot < sizeof got / sizeof got[0])
+			got[ngot++] = s;
 	}
+	for (const struct module *const *m = modules_all(); ngot > 0 && *m; m++)
+		if ((*m)->message_delivered != NULL && module_enabled(*m))
+			(*m)->message_delivered(st, got, ngot);
 	return 1;
 }
 

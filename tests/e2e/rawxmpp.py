@@ -147,7 +147,7 @@ class Raw:
     and EOF sets self.eof."""
 
     def __init__(self, port, host='127.0.0.1', timeout=5, direct_tls=False,
-                 rcvbuf=None, connect=True):
+                 rcvbuf=None, connect=True, source=None):
         self.port = port
         self.host = host
         self.timeout = timeout
@@ -171,6 +171,7 @@ class Raw:
         self.rx_total = 0
         self.sock = None
         self._rcvbuf = rcvbuf
+        self._source = source       # local address to connect from (127.0.0.x)
         self._new_parser()
         if connect:
             self.connect(direct_tls)
@@ -181,6 +182,8 @@ class Raw:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if self._rcvbuf is not None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._rcvbuf)
+        if self._source is not None:
+            s.bind((self._source, 0))
         s.settimeout(self.timeout)
         s.connect((self.host, self.port))
         self.sock = s

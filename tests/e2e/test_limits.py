@@ -482,18 +482,22 @@ def test_max_roster_items():
         items = carol.roster_items()
         assert sorted(items) == ['u0@example.net', 'u1@example.net', 'u2@example.net'], items
         assert items['u1@example.net'].get('name') == 'renamed'
-        # Presence subscriptions that would add an item are bounded too:
-        # a subscription request from carol to a fourth contact does not
-        # grow the roster beyond the limit.
-        carol.send("<presence type='subscribe' to='u9@example.net'/>")
-        carol.sync()
-        assert len(carol.roster_items()) <= 3
         r = _roster_remove(carol, 'u0@example.net')
         assert r.get('type') == 'result', dump(r)
         r = _roster_set(carol, 'u3@example.net')
         assert r.get('type') == 'result', dump(r)
         items = sorted(carol.roster_items())
         assert items == ['u1@example.net', 'u2@example.net', 'u3@example.net'], items
+        chat(alice, bob)
+        # An outbound subscription request to a new contact adds a roster
+        # item (RFC 6121 3.1.2): it is bounded by the same limit.
+        for to in ('u9@example.net', 'bob@localhost'):
+            carol.send("<presence type='subscribe' to='%s'/>" % to)
+        carol.sync()
+        items = sorted(carol.roster_items())
+        assert len(items) <= 3, (
+            'max_roster_items=3, but presence subscriptions grew the roster to %d items: %s'
+            % (len(items), items))
         chat(alice, bob)
 
 

@@ -804,6 +804,35 @@ def test_presence_rules_per_session():
                          what='initial presence of a session under the default list')
 
 
+def test_active_list_splits_message_delivery():
+    """A message to the bare JID goes to the sessions whose list takes it;
+    bounced only when no available session does."""
+    with _server() as srv:
+        a1 = client(srv, 'alice', 'one')
+        a2 = client(srv, 'alice', 'two')
+        b = client(srv, 'bob', 'b')
+        _ok(_pset(a1, _list('nobob', _item('deny', 1, 'jid', 'bob@localhost',
+                                           kinds=('message',)))), 'create nobob')
+        _ok(_pset(a1, "<active name='nobob'/>"), 'activate on one')
+        b.message('alice@localhost', 'to the bare JID')
+        _got_message(a2, 'bob@localhost', 'to the bare JID')
+        a1.assert_nothing(is_message(body='to the bare JID'), what='message past the list')
+        b.assert_nothing(lambda e: e.get('type') == 'error', what='an error for a delivery')
+        # To the full JIDs: each session's own list.
+        b.message(a1.jid, 'to one')
+        _msg_error(b, 'alice@localhost', 'service-unavailable', 'full JID, denied')
+        b.message(a2.jid, 'to two')
+        _got_message(a2, 'bob@localhost', 'to two')
+        # With two only unavailable, no session takes it: bounced, not stored.
+        a2.send("<presence type='unavailable'/>")
+        a2.sync()
+        b.message('alice@localhost', 'nobody takes it')
+        _msg_error(b, 'alice@localhost', 'service-unavailable', 'all available sessions deny')
+        a1.assert_nothing(is_message(body='nobody takes it'), what='denied message')
+        offline = os.path.join(srv.data_path, 'localhost', 'alice', 'offline')
+        assert not os.path.isdir(offline) or not os.listdir(offline), 'message stored'
+
+
 def test_block_without_subscription():
     """A blocked stranger's subscription requests and probes vanish without
     an answer; unavailable presence goes only where presence went."""

@@ -9,7 +9,7 @@ import base64
 
 from lib import Server
 from rawxmpp import (
-    NS_SASL, NS_TLS, Failures, Raw, StreamClosed, client, dump, is_message,
+    NS_SASL, NS_TLS, Failures, Raw, StreamClosed, client, dump, is_message, is_presence,
     local_name, q, stanza_error,
 )
 
@@ -398,3 +398,46 @@ def test_plain_zero_length_initial_response():
         assert el.tag != SUCCESS, dump(el)
         got = _failure_condition(el)
         assert got in ('malformed-request', 'not-authorized'), got
+
+
+def test_failed_logins_per_address():
+    """auth_failures_per_ip=3 (failures per minute and address): after three
+    wrong passwords, even the right one is refused from that address with
+    <temporary-auth-failure/>; another address is not affected."""
+    with Server(limits={'auth_failures_per_ip': 3}) as srv:
+        for i in range(3):
+            r = _tls_stream(srv)
+            el = r.auth_plain('alice', 'wrong-%d' % i)
+            assert _failure_condition(el) == 'not-authorized', dump(el)
+            r.finish()
+        r = _tls_stream(srv)
+        el = r.auth_plain('alice', 'alice-pw')
+        assert el.tag != SUCCESS, 'login allowed after the per-address failure limit'
+        assert _failure_condition(el) == 'temporary-auth-failure', dump(el)
+        r.finish()
+        other = Raw(srv.c2s_port, source='127.0.0.2')
+        assert other.login('alice', 'alice-pw', resource='elsewhere') == \
+            'alice@localhost/elsewhere'
+
+
+def test_conflict_replacement_is_visible_to_contacts():
+    """The replaced session ends like any other: its contacts get its
+    unavailable presence, then the new session's available presence."""
+    with Server() as srv:
+        bob = client(srv, 'bob', 'b', roster=True)
+        old = client(srv, 'alice', 'desk', roster=True)
+        bob.send("<presence to='alice@localhost' type='subscribe'/>")
+        old.expect(lambda e: e.tag == '{jabber:client}presence' and e.get('type') == 'subscribe')
+        old.send("<presence to='bob@localhost' type='subscribed'/>")
+        bob.expect(is_presence('alice@localhost/desk'))
+        bob.sync()
+        bob.take_all(is_presence('alice@localhost', any_type=True))
+
+        new = Raw(srv.c2s_port)
+        new.login('alice', 'alice-pw', resource='desk', presence=False)
+        old.expect_stream_error('conflict', skip_stanzas=True)
+        bob.expect(is_presence('alice@localhost/desk', 'unavailable'),
+                   what='unavailable presence of the replaced session')
+        new.send('<presence><status>new</status></presence>')
+        p = bob.expect(is_presence('alice@localhost/desk'))
+        assert p.findtext('{jabber:client}status') == 'new', dump(p)

@@ -8,8 +8,8 @@ the bad data reaches anyone, and the server stays up.
 
 from lib import Server
 from rawxmpp import (
-    C, STREAM_ERROR, Failures, Raw, client, client_hello_bytes, dump, is_message,
-    stream_error_condition, stream_header,
+    C, STREAM_ERROR, Failures, Raw, StreamClosed, client, client_hello_bytes, dump,
+    is_message, stanza_error, stream_error_condition, stream_header,
 )
 
 # Conditions an XML parser may legitimately report for a byte sequence that
@@ -395,3 +395,61 @@ def test_namespace_prefix_confusion():
         # Bob's stream is intact.
         bob.sync()
         assert not bob.eof
+
+
+def test_stanza_level_oddities():
+    """Out-of-range priorities, IQs without id or with a bogus type, bogus
+    message and presence types: each gets a stanza error, is ignored, or
+    ends only that stream with a stream error -- and the server stays up
+    (the sanitizers watch the whole run)."""
+    stream_conditions = ('bad-format', 'invalid-xml', 'policy-violation', 'not-well-formed',
+                         'unsupported-stanza-type')
+    cases = [
+        ('priority 2^66', "<presence><priority>99999999999999999999</priority></presence>"),
+        ('priority -129', "<presence><priority>-129</priority></presence>"),
+        ('priority 128', "<presence><priority>128</priority></presence>"),
+        ('priority abc', "<presence><priority>abc</priority></presence>"),
+        ('empty priority', "<presence><priority/></presence>"),
+        ('priority with spaces', "<presence><priority> 5 </priority></presence>"),
+        ('two priorities', "<presence><priority>1</priority><priority>2</priority></presence>"),
+        ('iq without id', "<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>"),
+        ('iq with a bogus type', "<iq type='bogus' id='b1' to='localhost'>"
+                                 "<ping xmlns='urn:xmpp:ping'/></iq>"),
+        ('iq without type', "<iq id='b2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>"),
+        ('message with a bogus type', "<message type='bogus' to='bob@localhost/b'>"
+                                      "<body>bogus type</body></message>"),
+        ('presence with a bogus type', "<presence type='bogus'/>"),
+        ('presence with a bogus type to bob', "<presence type='bogus' to='bob@localhost'/>"),
+        ('show with a bogus value', "<presence><show>sleepy</show></presence>"),
+        ('1000 empty siblings', "<message to='bob@localhost/b'><body>many</body>"
+                                + "<x xmlns='urn:example:m'/>" * 1000 + "</message>"),
+    ]
+    with Server() as srv:
+        bob = client(srv, 'bob', 'b')
+        fails = Failures()
+
+        def case(data):
+            r = client(srv, 'alice', 'odd', presence=False)
+            r.send(data)
+            try:
+                r.sync()
+            except StreamClosed:
+                pass
+            errs = [e for e in r.queue if e.tag == STREAM_ERROR]
+            if errs or r.eof:
+                assert errs, 'connection closed without a stream error'
+                assert stream_error_condition(errs[0]) in stream_conditions, dump(errs[0])
+                assert r.closed(), 'not closed after the stream error'
+            else:
+                for e in r.queue:
+                    if e.get('type') == 'error':
+                        assert stanza_error(e)[1] in ('bad-request', 'not-acceptable',
+                                                      'service-unavailable',
+                                                      'feature-not-implemented'), dump(e)
+                r.finish()
+
+        for name, data in cases:
+            fails.run(name, case, data)
+        fails.raise_if_any()
+        bob.sync()
+        client(srv, 'carol').sync()

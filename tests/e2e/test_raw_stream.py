@@ -10,7 +10,7 @@ import time
 
 from lib import Server
 from rawxmpp import (
-    DOMAIN, FEATURES, NS_BIND, NS_CLIENT, NS_ROSTERVER, NS_SASL, NS_SESSION, NS_STREAM,
+    C, DOMAIN, FEATURES, NS_BIND, NS_CLIENT, NS_ROSTERVER, NS_SASL, NS_SESSION, NS_STREAM,
     NS_TLS, Failures, Raw, STREAM_ERROR, StreamClosed, client, client_hello_bytes, dump,
     is_message, is_presence, ProtocolError, q, stream_error_condition, stream_header,
 )
@@ -467,6 +467,10 @@ def test_per_ip_connection_limit():
         extra = Raw(srv.c2s_port)
         extra.send(stream_header())
         extra.expect_closed_or_stream_error('policy-violation', timeout=2)
+        # Another address is not affected (all of 127/8 is loopback).
+        other = Raw(srv.c2s_port, source='127.0.0.2')
+        f = other.open()
+        assert f.tag == FEATURES, dump(f)
         # The first four are unharmed.
         for r in conns:
             r.send(' ')
@@ -509,3 +513,37 @@ def test_unauthenticated_per_ip_limit():
 
 
 test_stalled_handshakes_cut_after_auth_timeout.timeout = 90
+
+
+def test_idle_sessions_are_pinged_and_dead_ones_dropped():
+    """idle_timeout=10, ping_timeout=5: a silent session gets an XEP-0199
+    ping from the server; one that answers stays, one that does not is
+    closed about ping_timeout later."""
+    with Server(limits={'idle_timeout': 10, 'ping_timeout': 5}) as srv:
+        alive = client(srv, 'alice', 'a')
+        dead = client(srv, 'bob', 'b')
+        t0 = time.monotonic()
+
+        def is_server_ping(e):
+            return (e.tag == C('iq') and e.get('type') == 'get'
+                    and e.find('{urn:xmpp:ping}ping') is not None)
+
+        p = alive.expect(is_server_ping, timeout=20, what='a ping from the server')
+        dt = time.monotonic() - t0
+        assert 8 <= dt <= 16, 'pinged after %.1f s (idle_timeout 10)' % dt
+        assert p.get('from') in (None, 'localhost'), dump(p)
+        alive.send("<iq type='result' id='%s'%s/>"
+                   % (p.get('id'), " to='%s'" % p.get('from') if p.get('from') else ''))
+        dead.expect(is_server_ping, timeout=20, what='a ping from the server')
+        assert dead.closed(timeout=15), 'unanswered ping: session not dropped'
+        dt = time.monotonic() - t0
+        assert dt >= 13, 'dropped after %.1f s, before idle_timeout + ping_timeout' % dt
+        errs = [e for e in dead.queue if e.tag == STREAM_ERROR]
+        assert not errs or stream_error_condition(errs[0]) == 'connection-timeout', (
+            [dump(e) for e in errs])
+        # The one that answered is still served.
+        alive.sync()
+        assert not alive.eof
+
+
+test_idle_sessions_are_pinged_and_dead_ones_dropped.timeout = 90
