@@ -13,6 +13,7 @@
 #include "account.h"
 #include "check.h"
 #include "init.h"
+#include "import.h"
 #include "config.h"
 #include "jid.h"
 #include "log.h"
@@ -45,6 +46,11 @@ static const char usage_text[] =
 "                      already ours), the data directory (writable, private)\n"
 "                      and the DNS SRV records (printing the records to add);\n"
 "                      exit 0 only when all is well (default: all)\n"
+"  import-prosody PROSODY_DATA_DIR [--host HOST] [--dry-run] [--force]\n"
+"                      import Prosody's accounts (passwords kept), rosters,\n"
+"                      vCards, private XML, offline messages and PEP nodes;\n"
+"                      run it while xmppd is stopped; existing accounts are\n"
+"                      left alone without --force\n"
 "  version             print the version\n"
 "  help                this text\n"
 "\n"
@@ -287,6 +293,8 @@ main(int argc, char **argv)
 		rc = cmd_account(cmd, path, argv[i]);
 	else if (strcmp(cmd, "init") == 0 && i < argc)
 		rc = cmd_init(path, argc - i, argv + i);
+	else if (strcmp(cmd, "import-prosody") == 0 && i < argc)
+		rc = cmd_import_prosody(path, argc - i, argv + i);
 	else if (strcmp(cmd, "check") == 0 && i + 1 >= argc)
 		rc = cmd_check(path, i < argc ? argv[i] : "all");
 	else

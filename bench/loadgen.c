@@ -67,7 +67,7 @@
 #define READ_CHUNK	16384
 #define CLOSE_WAIT_MS	2000		/* wait for the server's </stream> */
 #define DRAIN_MS	3000		/* wait for messages still in flight */
-#define SCRAM_CACHE	256		/* salted passwords remembered */
+#define SCRAM_CACHE	32768		/* salted passwords remembered */
 #define HIST_BINS	1000000		/* 10 us each: up to 10 s */
 #define HIST_RES_NS	10000
 

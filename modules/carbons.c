@@ -290,24 +290,25 @@ carbons_outbound(struct session *s, struct xml_node *st)
 /*
  * A message reached 'got' (sessions of one account): <received/> copies
  * for the account's enabled sessions that did not get it, or <sent/>
- * copies when one of the account's own resources sent it.
+ * copies when one of the account's own resources sent it.  The account
+ * is read from 'to', and got[] only compared with, never followed: a
+ * recipient closed as a slow consumer by the delivery is gone already.
  */
 static void
 carbons_delivered(const struct xml_node *msg, struct session *const *got,
     size_t n)
 {
-	const char *from = xml_attr(msg, "from");
+	const char *to = xml_attr(msg, "to"), *from = xml_attr(msg, "from");
 	char bare[JID_MAX + 1];
-	struct jid f;
+	struct user *u;
+	struct jid t, f;
 
-	if (n == 0 || nenabled == 0 || got[0]->user == NULL ||
-	    got[0]->user->nsessions <= n)
+	if (n == 0 || nenabled == 0 || to == NULL || jid_parse(&t, to) == -1 ||
+	    jid_bare(&t, bare, sizeof bare) == -1 ||
+	    (u = user_find(bare)) == NULL || u->nsessions <= n)
 		return;
-	/* Copy what the sessions point to: sending may free them. */
-	strlcpy_ok(bare, got[0]->bare, sizeof bare);
 	if (from != NULL && jid_parse(&f, from) == 0 && f.resource[0] != '\0' &&
-	    strcmp(f.local, got[0]->local) == 0 &&
-	    strcmp(f.domain, got[0]->host) == 0) {
+	    jid_bare_equal(&f, &t)) {
 		if (eligible(msg, 0))
 			send_copies("sent", msg, bare, session_find(from), got, n);
 		return;
@@ -321,6 +322,10 @@ carbons_toggle(struct iq_req *r)
 {
 	int on = strcmp(r->payload->name, "enable") == 0;
 
+	/* Registered for get too: otherwise a get would fall through to the
+	 * server's handlers and read as service-unavailable. */
+	if (r->type != IQ_SET)
+		return ERR_BAD_REQUEST;
 	/* Only a client of this server, for its own session (XEP-0280 3.1). */
 	if (r->sess == NULL)
 		return ERR_NOT_ALLOWED;
@@ -347,8 +352,8 @@ carbons_fini(void)
 }
 
 static const struct iq_handler carbons_iq[] = {
-	{ "enable", NS_CARBONS, IQ_SET, IQ_TO_SELF, carbons_toggle },
-	{ "disable", NS_CARBONS, IQ_SET, IQ_TO_SELF, carbons_toggle },
+	{ "enable", NS_CARBONS, IQ_GET | IQ_SET, IQ_TO_SELF, carbons_toggle },
+	{ "disable", NS_CARBONS, IQ_GET | IQ_SET, IQ_TO_SELF, carbons_toggle },
 	{ NULL, NULL, 0, 0, NULL }
 };
 

@@ -270,6 +270,15 @@ outbound_subscription(struct session *s, struct xml_node *p, const char *to)
 	sub = roster_sub(it);
 	ask = roster_ask(it);
 	pend = roster_pending_in(&r, to);
+	if (it == NULL && strcmp(t, "unsubscribe") != 0 &&
+	    strcmp(t, "unsubscribed") != 0 &&
+	    roster_count(&r) >= server_config()->limits.max_roster_items) {
+		/* A new item would pass max_roster_items (RFC 6121 2.3.3's
+		 * not-allowed, as for a roster set). */
+		roster_free(&r);
+		route_error(p, ERR_NOT_ALLOWED, "The roster is full");
+		return;
+	}
 	if (strcmp(t, "subscribe") == 0) {
 		if (it == NULL)
 			it = roster_item_add(&r, to);

@@ -494,9 +494,11 @@ def test_disco_raw_errors():
                 assert features(qe) == [NS_INFO], dump(qe)
                 expect_error(info_iq(c, to='bob@localhost', node='x'), 'cancel',
                              'item-not-found', 'contact node')
-                # Items of an account are the owner's business only.
-                expect_error(info_iq(c, to='bob@localhost', ns=NS_ITEMS), 'cancel',
-                             'service-unavailable', 'contact items')
+                # A contact allowed to see the account may list its items
+                # (PEP nodes it may see, XEP-0163): none here.
+                ri = info_iq(c, to='bob@localhost', ns=NS_ITEMS)
+                assert ri.get('type') == 'result', dump(ri)
+                assert list(query_of(ri, NS_ITEMS)) == [], dump(ri)
             f.run('contact', contact)
 
             def own():

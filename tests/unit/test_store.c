@@ -443,7 +443,22 @@ test_rw(void)
 	ssize_t n;
 	size_t bigsz = 1024 * 1024 + 17, i;
 
-	/* writing creates host and account directories, 0700 */
+	/* writing never creates an account (a deleted one stays deleted) */
+	T_EQ_INT(store_write("example.com", "bob", "roster", bin,
+	    sizeof bin - 1), -1);
+	T_EQ_INT(errno, ENOENT);
+	T_EQ_INT(store_user_exists("example.com", "bob"), 0);
+	/* the host's own area is made on demand */
+	T_EQ_INT(store_write("example.com", NULL, "motd", "hi", 2), 0);
+	T_EQ_INT(store_user_exists("example.com", "bob"), 0);
+	for (i = 0; i < 4; i++) {
+		static const char *const acct[][2] = {
+			{ "example.com", "alice" }, { "example.com", "bob" },
+			{ "example.com", "carol" }, { "example.com", "dave" },
+		};
+		T_EQ_INT(store_user_create(acct[i][0], acct[i][1]), 0);
+	}
+	/* account directories are 0700, files in them 0600 */
 	T_EQ_INT(store_write("example.com", "bob", "roster", bin,
 	    sizeof bin - 1), 0);
 	T_EQ_INT(store_user_exists("example.com", "bob"), 1);

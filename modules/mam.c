@@ -1,0 +1,1358 @@
+/*
+ * mam.c - Message Archive Management (XEP-0313, urn:xmpp:mam:2 with the
+ * #extended features), archive ids handed out as XEP-0359 stanza-ids,
+ * paging with Result Set Management (XEP-0059) and the preferences of
+ * XEP-0441.
+ *
+ * What is archived, once per account: chat and normal messages with a
+ * body (or a XEP-0334 <store/> hint), in both directions.  Outgoing ones
+ * as the client sends them (outbound hook), incoming ones before they
+ * are delivered or stored offline (inbound hook); those then carry
+ * <stanza-id by='user@host'/> with the archive id, and any stanza-id the
+ * sender put there in our name is removed first (XEP-0359 3.3).  Not
+ * archived: error, headline and groupchat messages, no-store and
+ * no-permanent-store hints, chat states alone, and what the user's
+ * preferences exclude.  A message to one's own account is archived once,
+ * as it comes in.
+ *
+ * Storage, in the account's directory:
+ *   archive/m.ID             one message ("loose"), made with store_create()
+ *                            before the message is routed: once it is on
+ *                            its way, it is on disk whole.
+ *   archive/p.FIRST.LAST.N   a pack: N messages, ids FIRST..LAST, made
+ *                            from 256 loose files (or 1 MiB of them).
+ *   mam-prefs                the preferences (an XML document).
+ * An archive file is the line "xmppd-mam version='1'" and then one line
+ * per message: ID TAB DIR TAB WITH TAB XML, where DIR is "i" or "o", WITH
+ * the normalised JID of the other side, and XML the message as it came,
+ * serialized, with line feeds written as &#10; so one line stays one
+ * record.
+ *
+ * Ids: 13 base32 digits of the archive time in microseconds, then 4
+ * random digits (XEP-0313 wants them unpredictable).  Within an archive
+ * the time part only grows, so id order is arrival order and the time
+ * part alone names a message; the random part must still match.
+ *
+ * Why this layout: store_write() replaces whole files, so appending to a
+ * day file would cost O(day) per message; a file per message costs two
+ * fsyncs and a 4 KiB block each, so they are packed by 256.  A month of
+ * 10,000 messages is then ~40 packs, a query counts from file names
+ * alone and reads only the few packs its page shows.  Packing writes the
+ * pack (atomically, synced) before it removes the loose files, and
+ * trimming writes the smaller pack before it removes the old one: a
+ * crash leaves duplicates, never gaps.  Readers drop duplicate ids, and
+ * the next maintenance merges what overlaps.
+ *
+ * Retention: expires_after (default 1w, as Prosody), max_messages
+ * (default 100000; beyond it the oldest go, with 1% slack so that a full
+ * archive does not rewrite a pack per message).  Maintenance (expiry,
+ * packing, trimming) runs once a day per account, at its first archive
+ * write or query of the day, and for every account in a daily sweep
+ * that the tick hook spreads over time.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "module.h"
+#include "roster.h"
+
+#define NS_MAM		"urn:xmpp:mam:2"
+#define NS_MAM_EXT	"urn:xmpp:mam:2#extended"
+#define NS_MAM_GCF	"urn:xmpp:mam:2#groupchat-field"
+#define NS_SID		"urn:xmpp:sid:0"
+#define NS_RSM		"http://jabber.org/protocol/rsm"
+#define NS_FORWARD	"urn:xmpp:forward:0"
+#define NS_DELAY	"urn:xmpp:delay"
+#define NS_XDATA	"jabber:x:data"
+#define NS_XVALIDATE	"http://jabber.org/protocol/xdata-validate"
+#define NS_HINTS	"urn:xmpp:hints"
+
+#define MODNAME		"mam"
+#define ARCHIVE_DIR	"archive"
+#define PREFS_FILE	"mam-prefs"
+#define FORMAT_LINE	"xmppd-mam version='1'\n"
+#define FORMAT_PREFIX	"xmppd-mam version="
+#define PREFS_VERSION	"1"
+
+#define ID_TIME_DIGITS	13
+#define ID_RAND_DIGITS	4
+#define ID_LEN		(ID_TIME_DIGITS + ID_RAND_DIGITS)
+#define UNIT_NAME_MAX	64
+
+#define PACK_RECORDS	256
+#define PACK_BYTES	(1024 * 1024)
+/* One record at most (a 16 MiB stanza limit could make more; such a
+ * message is delivered but not archived, with a log line). */
+#define RECORD_MAX	(8 * 1024 * 1024)
+#define FILE_MAX	(PACK_BYTES + RECORD_MAX + 64)
+#define PREFS_FILE_MAX	(1024 * 1024)
+#define CACHE_MAX	512
+#define QUERYID_MAX	256
+/* Bytes a result message adds around the stored one. */
+#define RESULT_OVERHEAD	512
+#define SWEEP_SLICE_MS	20
+#define DAY_MS		((int64_t)86400 * 1000)
+#define US_PER_SEC	((int64_t)1000000)
+#define DAY_US		((int64_t)86400 * US_PER_SEC)
+
+/* Stored messages were checked against the limits when they came in;
+ * they are read back with the widest limits the configuration allows,
+ * so a lowered limit never makes an archive unreadable. */
+static const struct xml_limits record_limits = { RECORD_MAX, 256, 512, 1024 };
+static const struct xml_limits prefs_limits = { PREFS_FILE_MAX, 8, 16, 256 };
+
+enum { POLICY_ALWAYS, POLICY_NEVER, POLICY_ROSTER };
+static const char *const policy_names[] = { "always", "never", "roster" };
+
+/* ---- settings ---- */
+
+static const struct {
+	const char	*key;
+	unsigned long	 min, max, def;
+} nsettings[] = {
+	{ "max_messages",	1, 100000000, 100000 },
+	{ "max_page_size",	1, 1000, 250 },
+	{ "max_prefs_jids",	0, 10000, 1000 },
+};
+enum { S_MAX_MESSAGES, S_MAX_PAGE, S_MAX_PREFS_JIDS };
+#define NSETTINGS	(sizeof nsettings / sizeof nsettings[0])
+
+#define EXPIRY_DEFAULT	(7 * 86400)		/* Prosody's "1w" */
+#define EXPIRY_MAX	((int64_t)100 * 365 * 86400)
+
+static int
+parse_ulong(const char *s, unsigned long min, unsigned long max,
+    unsigned long *out)
+{
+	unsigned long v = 0, d;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = (unsigned long)(*s - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v < min)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * expires_after: "never", a number of seconds, or a number with a unit
+ * as Prosody's archive_expires_after takes them: h, d, w, m (30 days),
+ * y (365 days).  *secs is 0 for never.
+ */
+static int
+parse_expiry(const char *v, int64_t *secs)
+{
+	unsigned long n;
+	char num[32];
+	size_t len;
+	int64_t unit = 1;
+
+	if (v == NULL)
+		return -1;
+	if (strcmp(v, "never") == 0) {
+		*secs = 0;
+		return 0;
+	}
+	len = strlen(v);
+	if (len == 0 || len >= sizeof num)
+		return -1;
+	memcpy(num, v, len + 1);
+	switch (num[len - 1]) {
+	case 's': unit = 1; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'w': unit = 7 * 86400; break;
+	case 'm': unit = 30 * 86400; break;
+	case 'y': unit = 365 * 86400; break;
+	default: unit = 0; break;
+	}
+	if (unit != 0)
+		num[len - 1] = '\0';
+	else
+		unit = 1;
+	if (parse_ulong(num, 1, (unsigned long)(EXPIRY_MAX / unit), &n) == -1)
+		return -1;
+	*secs = (int64_t)n * unit;
+	return 0;
+}
+
+static int
+parse_policy(const char *v)
+{
+	for (int i = 0; i < 3; i++)
+		if (v != NULL && strcmp(v, policy_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static unsigned long
+setting(int which)
+{
+	const char *v = config_module_opt(server_config(), MODNAME,
+	    nsettings[which].key);
+	unsigned long n;
+
+	if (v == NULL || parse_ulong(v, nsettings[which].min,
+	    nsettings[which].max, &n) == -1)
+		return nsettings[which].def;
+	return n;
+}
+
+/* Seconds messages are kept; 0 for ever. */
+static int64_t
+setting_expiry(void)
+{
+	int64_t s;
+
+	if (parse_expiry(config_module_opt(server_config(), MODNAME,
+	    "expires_after"), &s) == -1)
+		return EXPIRY_DEFAULT;
+	return s;
+}
+
+static int
+setting_policy(void)
+{
+	int p = parse_policy(config_module_opt(server_config(), MODNAME,
+	    "default_policy"));
+
+	return p == -1 ? POLICY_ALWAYS : p;
+}
+
+static int
+mam_config_check(const char *key, const char *value, char *err, size_t errlen)
+{
+	unsigned long n;
+	int64_t s;
+
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		if (strcmp(key, nsettings[i].key) != 0)
+			continue;
+		if (parse_ulong(value, nsettings[i].min, nsettings[i].max,
+		    &n) == 0)
+			return 0;
+		snprintf(err, errlen, "[mam] %s must be a whole number from "
+		    "%lu to %lu, not '%.64s'", key, nsettings[i].min,
+		    nsettings[i].max, value);
+		return -1;
+	}
+	if (strcmp(key, "expires_after") == 0) {
+		if (parse_expiry(value, &s) == 0)
+			return 0;
+		snprintf(err, errlen, "[mam] expires_after must be 'never', "
+		    "a number of seconds, or a number followed by h, d, w, m "
+		    "(30 days) or y (365 days), at most 100 years; not "
+		    "'%.64s'", value);
+		return -1;
+	}
+	if (strcmp(key, "default_policy") == 0) {
+		if (parse_policy(value) != -1)
+			return 0;
+		snprintf(err, errlen, "[mam] default_policy must be always, "
+		    "never or roster, not '%.64s'", value);
+		return -1;
+	}
+	snprintf(err, errlen, "unknown key '%.64s' in [mam] (known: "
+	    "expires_after, max_messages, max_page_size, default_policy, "
+	    "max_prefs_jids)", key);
+	return -1;
+}
+
+/* ---- time ---- */
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
+}
+
+/* Archive times before this are gone (INT64_MIN: nothing expires). */
+static int64_t
+cutoff_us(void)
+{
+	int64_t e = setting_expiry();
+
+	return e == 0 ? INT64_MIN : now_us() - e * US_PER_SEC;
+}
+
+static void
+stamp_of(int64_t t, char *out, size_t outlen)
+{
+	int64_t s = t / US_PER_SEC;
+
+	if (t < 0 && t % US_PER_SEC != 0)
+		s--;
+	format_xep82(s, out, outlen);
+}
+
+static int
+is_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int
+month_days(int64_t y, int m)
+{
+	static const int md[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	return m == 2 && is_leap(y) ? 29 : md[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian, y >= 1). */
+static int64_t
+days_since_epoch(int64_t y, int m, int d)
+{
+	int64_t n = y - 1, days;
+
+	/* Whole years before y, counted from year 1, then from 1970. */
+	days = n * 365 + n / 4 - n / 100 + n / 400;
+	days -= (int64_t)1969 * 365 + 1969 / 4 - 1969 / 100 + 1969 / 400;
+	for (int i = 1; i < m; i++)
+		days += month_days(y, i);
+	return days + d - 1;
+}
+
+static int
+digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * A XEP-0082 DateTime, CCYY-MM-DDThh:mm:ss[.sss]TZD, to microseconds.
+ * A time given to the second stands for all of that second when it ends
+ * a range (*whole_second set): stamps we show have no fraction, and a
+ * client that ends a query at a message's stamp wants that message.
+ */
+static int
+parse_datetime(const char *s, int64_t *out, int *whole_second)
+{
+	int y, mo, d, h, mi, sec, tzh = 0, tzm = 0, sign = 0;
+	int64_t frac = 0, scale = 100000, t;
+	const char *p;
+
+	if (strlen(s) < 20 || digits(s, 4, &y) == -1 || s[4] != '-' ||
+	    digits(s + 5, 2, &mo) == -1 || s[7] != '-' ||
+	    digits(s + 8, 2, &d) == -1 || s[10] != 'T' ||
+	    digits(s + 11, 2, &h) == -1 || s[13] != ':' ||
+	    digits(s + 14, 2, &mi) == -1 || s[16] != ':' ||
+	    digits(s + 17, 2, &sec) == -1)
+		return -1;
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) ||
+	    h > 23 || mi > 59 || sec > 60)
+		return -1;
+	if (sec == 60)
+		sec = 59;	/* a leap second: the last one we can name */
+	p = s + 19;
+	*whole_second = 1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			frac += (*p - '0') * scale;
+			scale /= 10;
+		}
+		*whole_second = 0;
+	}
+	if (*p == 'Z')
+		p++;
+	else if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (digits(p + 1, 2, &tzh) == -1 || p[3] != ':' ||
+		    digits(p + 4, 2, &tzm) == -1 || tzh > 23 || tzm > 59)
+			return -1;
+		p += 6;
+	} else
+		return -1;
+	if (*p != '\0')
+		return -1;
+	t = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t -= sign * (tzh * 3600 + tzm * 60);
+	*out = t * US_PER_SEC + frac;
+	return 0;
+}
+
+/* ---- ids ---- */
+
+struct mid {
+	int64_t		t;	/* archive time, microseconds */
+	uint32_t	r;	/* the random part */
+};
+
+/* Crockford's base32 alphabet, in ASCII order so that ids sort. */
+static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+static void
+id_format(const struct mid *id, char *out)
+{
+	uint64_t t = (uint64_t)id->t;
+	uint32_t r = id->r;
+	int i;
+
+	for (i = ID_TIME_DIGITS - 1; i >= 0; i--, t >>= 5)
+		out[i] = b32[t & 31];
+	for (i = ID_LEN - 1; i >= ID_TIME_DIGITS; i--, r >>= 5)
+		out[i] = b32[r & 31];
+	out[ID_LEN] = '\0';
+}
+
+static int
+b32_value(char c)
+{
+	const char *p;
+
+	if (c == '\0' || (p = strchr(b32, c)) == NULL)
+		return -1;
+	return (int)(p - b32);
+}
+
+static int
+id_parse(const char *s, size_t len, struct mid *id)
+{
+	uint64_t t = 0;
+	uint32_t r = 0;
+	int i, v;
+
+	if (len != ID_LEN)
+		return -1;
+	for (i = 0; i < ID_TIME_DIGITS; i++) {
+		/* 13 digits hold 65 bits; a time fits in 63. */
+		if ((v = b32_value(s[i])) == -1 || (i == 0 && v > 7))
+			return -1;
+		t = t << 5 | (uint64_t)v;
+	}
+	for (; i < ID_LEN; i++) {
+		if ((v = b32_value(s[i])) == -1)
+			return -1;
+		r = r << 5 | (uint32_t)v;
+	}
+	id->t = (int64_t)t;
+	id->r = r;
+	return 0;
+}
+
+static int
+id_parse_str(const char *s, struct mid *id)
+{
+	return s == NULL ? -1 : id_parse(s, strlen(s), id);
+}
+
+/* ---- records ---- */
+
+struct rec {
+	struct mid	 id;
+	char		 dir;		/* 'i' incoming, 'o' outgoing */
+	const char	*with;
+	const char	*xml;
+	size_t		 xml_len;
+};
+
+struct recv {
+	struct rec	*v;
+	size_t		 n, cap;
+};
+
+static void
+recv_add(struct recv *rv, const struct rec *r)
+{
+	if (rv->n == rv->cap) {
+		size_t cap = rv->cap ? rv->cap * 2 : 64;
+
+		if (cap > SIZE_MAX / sizeof *rv->v)
+			fatalx("mam: too many records");
+		rv->v = xrealloc(rv->v, cap * sizeof *rv->v);
+		rv->cap = cap;
+	}
+	rv->v[rv->n++] = *r;
+}
+
+static size_t
+rec_line_len(const struct rec *r)
+{
+	return ID_LEN + 3 + 1 + strlen(r->with) + 1 + r->xml_len + 1;
+}
+
+static int
+rec_write(struct buf *b, const struct rec *r)
+{
+	char id[ID_LEN + 1];
+
+	id_format(&r->id, id);
+	if (buf_printf(b, "%s\t%c\t%s\t", id, r->dir, r->with) == -1 ||
+	    buf_add(b, r->xml, r->xml_len) == -1 || buf_addstr(b, "\n") == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Split a file (NUL-terminated, ours to change) into records appended to
+ * rv; they point into buf.  Returns the number of damaged lines, or -1 if
+ * this is not an archive file of a version this xmppd reads.
+ */
+static int
+parse_file(char *buf, size_t len, struct recv *rv, const char *what)
+{
+	char *p = buf, *end = buf + len, *nl, *f[3];
+	struct rec r;
+	int bad = 0;
+
+	if (len < sizeof FORMAT_LINE - 1 ||
+	    memcmp(buf, FORMAT_LINE, sizeof FORMAT_LINE - 1) != 0) {
+		if (len >= sizeof FORMAT_PREFIX - 1 &&
+		    memcmp(buf, FORMAT_PREFIX, sizeof FORMAT_PREFIX - 1) == 0)
+			log_warnx("mam: %s has another format version; this "
+			    "xmppd reads version 1: not read", what);
+		else
+			log_warnx("mam: %s is not an archive file: not read",
+			    what);
+		return -1;
+	}
+	for (p += sizeof FORMAT_LINE - 1; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			bad++;	/* a torn last line: never made by us */
+			break;
+		}
+		*nl = '\0';
+		f[0] = strchr(p, '\t');
+		f[1] = f[0] ? strchr(f[0] + 1, '\t') : NULL;
+		f[2] = f[1] ? strchr(f[1] + 1, '\t') : NULL;
+		if (f[2] == NULL || id_parse(p, (size_t)(f[0] - p), &r.id) == -1 ||
+		    f[1] - f[0] != 2 || (f[0][1] != 'i' && f[0][1] != 'o') ||
+		    f[2] == f[1] + 1 || f[2][1] == '\0') {
+			bad++;
+			continue;
+		}
+		*f[0] = *f[1] = *f[2] = '\0';
+		r.dir = f[0][1];
+		r.with = f[1] + 1;
+		r.xml = f[2] + 1;
+		r.xml_len = (size_t)(nl - r.xml);
+		recv_add(rv, &r);
+	}
+	if (bad > 0)
+		log_warnx("mam: %s: %d damaged line(s) skipped", what, bad);
+	return bad;
+}
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+
+	return x->id.t < y->id.t ? -1 : x->id.t > y->id.t;
+}
+
+/* Sort by id and drop repeated ids (what a crash between writing a pack
+ * and removing its sources leaves). */
+static void
+recv_sort_unique(struct recv *rv)
+{
+	size_t i, n = 0;
+
+	if (rv->n > 1)
+		qsort(rv->v, rv->n, sizeof *rv->v, rec_cmp);
+	for (i = 0; i < rv->n; i++)
+		if (n == 0 || rv->v[i].id.t != rv->v[n - 1].id.t)
+			rv->v[n++] = rv->v[i];
+	rv->n = n;
+}
+
+/* ---- the files of an archive ---- */
+
+struct unit {
+	struct mid	 first, last;
+	size_t		 n;		/* records, as the name says */
+	int		 pack;
+	char		 name[UNIT_NAME_MAX];
+};
+
+struct scan {
+	struct unit	*u;
+	size_t		 n, cap;
+	size_t		 loose, total;
+};
+
+static void
+scan_free(struct scan *sc)
+{
+	free(sc->u);
+	memset(sc, 0, sizeof *sc);
+}
+
+/* "m.ID" or "p.FIRST.LAST.N" into u; -1 for anything else. */
+static int
+unit_parse(const char *name, struct unit *u)
+{
+	size_t len = strlen(name);
+	unsigned long n;
+
+	if (len >= sizeof u->name)
+		return -1;
+	memset(u, 0, sizeof *u);
+	if (len == 2 + ID_LEN && strncmp(name, "m.", 2) == 0) {
+		if (id_parse(name + 2, ID_LEN, &u->first) == -1)
+			return -1;
+		u->last = u->first;
+		u->n = 1;
+	} else if (len > 2 + 2 * ID_LEN + 3 && strncmp(name, "p.", 2) == 0) {
+		const char *p = name + 2;
+		if (id_parse(p, ID_LEN, &u->first) == -1 || p[ID_LEN] != '.' ||
+		    id_parse(p + ID_LEN + 1, ID_LEN, &u->last) == -1 ||
+		    p[2 * ID_LEN + 1] != '.' ||
+		    parse_ulong(p + 2 * ID_LEN + 2, 1, 100000000, &n) == -1 ||
+		    u->last.t < u->first.t)
+			return -1;
+		u->n = n;
+		u->pack = 1;
+	} else
+		return -1;
+	memcpy(u->name, name, len + 1);
+	return 0;
+}
+
+static int
+scan_one(const char *name, void *arg)
+{
+	struct scan *sc = arg;
+	struct unit u;
+
+	if (unit_parse(name, &u) == -1) {
+		log_debug("mam: stray file archive/%s ignored", name);
+		return 0;
+	}
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 64;
+		if (cap > SIZE_MAX / sizeof *sc->u)
+			fatalx("mam: too many archive files");
+		sc->u = xrealloc(sc->u, cap * sizeof *sc->u);
+		sc->cap = cap;
+	}
+	sc->u[sc->n++] = u;
+	if (!u.pack)
+		sc->loose++;
+	sc->total += u.n;
+	return 0;
+}
+
+static int
+unit_cmp(const void *a, const void *b)
+{
+	const struct unit *x = a, *y = b;
+
+	if (x->first.t != y->first.t)
+		return x->first.t < y->first.t ? -1 : 1;
+	if (x->last.t != y->last.t)
+		return x->last.t < y->last.t ? -1 : 1;
+	return x->pack - y->pack;
+}
+
+static int
+scan(const char *host, const char *local, struct scan *sc)
+{
+	memset(sc, 0, sizeof *sc);
+	if (store_list(host, local, ARCHIVE_DIR, scan_one, sc) == -1) {
+		if (errno != ENOENT)
+			log_warn("mam: listing the archive of %s@%s", local, host);
+		scan_free(sc);
+		return -1;
+	}
+	if (sc->n > 1)
+		qsort(sc->u, sc->n, sizeof *sc->u, unit_cmp);
+	return 0;
+}
+
+/* Files read for one query or one maintenance step: records point into
+ * them. */
+struct loaded {
+	char		**bufs;
+	size_t		 nbufs;
+	struct recv	 r;
+};
+
+static void
+loaded_free(struct loaded *ld)
+{
+	for (size_t i = 0; i < ld->nbufs; i++)
+		free(ld->bufs[i]);
+	free(ld->bufs);
+	free(ld->r.v);
+	memset(ld, 0, sizeof *ld);
+}
+
+/* Read one archive file into ld; 0, or -1 (logged).  A file gone
+ * meanwhile is empty. */
+static int
+load_unit(const char *host, const char *local, const struct unit *u,
+    struct loaded *ld)
+{
+	char path[UNIT_NAME_MAX + sizeof ARCHIVE_DIR + 1], what[UNIT_NAME_MAX + 128];
+	char *text = NULL;
+	ssize_t n;
+
+	snprintf(path, sizeof path, ARCHIVE_DIR "/%s", u->name);
+	n = store_read(host, local, path, FILE_MAX, &text);
+	if (n < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("mam: reading %s of %s@%s", path, local, host);
+		return -1;
+	}
+	ld->bufs = xrealloc(ld->bufs, (ld->nbufs + 1) * sizeof *ld->bufs);
+	ld->bufs[ld->nbufs++] = text;
+	snprintf(what, sizeof what, "%s of %s@%s", path, local, host);
+	if (parse_file(text, (size_t)n, &ld->r, what) == -1)
+		return -1;
+	return 0;
+}
+
+/* Remove an archive file.  Not synced: a file that comes back after a
+ * crash holds records that are in a pack as well, or expired ones. */
+static void
+unit_remove(const char *host, const char *local, const char *name)
+{
+	char rel[UNIT_NAME_MAX + sizeof ARCHIVE_DIR + 1], path[PATH_MAX];
+
+	snprintf(rel, sizeof rel, ARCHIVE_DIR "/%s", name);
+	if (store_path(host, local, rel, path, sizeof path) == -1 ||
+	    (unlink(path) == -1 && errno != ENOENT))
+		log_warn("mam: removing %s of %s@%s", rel, local, host);
+}
+
+/* Write recs[0..n) as one pack; its name goes to name. */
+static int
+write_pack(const char *host, const char *local, const struct rec *recs,
+    size_t n, char *name, size_t namelen)
+{
+	char first[ID_LEN + 1], last[ID_LEN + 1], rel[UNIT_NAME_MAX + 16];
+	struct buf b;
+	int rc = 0;
+
+	id_format(&recs[0].id, first);
+	id_format(&recs[n - 1].id, last);
+	snprintf(name, namelen, "p.%s.%s.%zu", first, last, n);
+	snprintf(rel, sizeof rel, ARCHIVE_DIR "/%s", name);
+	buf_init(&b, FILE_MAX);
+	rc = buf_addstr(&b, FORMAT_LINE);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = rec_write(&b, &recs[i]);
+	if (rc == 0)
+		rc = store_write(host, local, rel, buf_head(&b), buf_used(&b));
+	if (rc == -1)
+		log_warn("mam: writing %s of %s@%s", rel, local, host);
+	buf_free(&b);
+	return rc;
+}
+
+/* How many records of recs[from..n) go into the next pack. */
+static size_t
+pack_take(const struct rec *recs, size_t from, size_t n)
+{
+	size_t k = 0, bytes = 0, len;
+
+	while (from + k < n && k < PACK_RECORDS) {
+		len = rec_line_len(&recs[from + k]);
+		if (k > 0 && bytes + len > PACK_BYTES)
+			break;
+		bytes += len;
+		k++;
+	}
+	return k;
+}
+
+struct namelist {
+	char	(*v)[UNIT_NAME_MAX];
+	size_t	 n;
+};
+
+static int
+namelist_has(const struct namelist *nl, const char *name)
+{
+	for (size_t i = 0; i < nl->n; i++)
+		if (strcmp(nl->v[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Write recs as packs; their names go to nl.  0 / -1. */
+static int
+write_packs(const char *host, const char *local, const struct rec *recs,
+    size_t n, struct namelist *nl)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = pack_take(recs, i, n);
+		nl->v = xrealloc(nl->v, (nl->n + 1) * sizeof *nl->v);
+		if (write_pack(host, local, recs + i, k, nl->v[nl->n],
+		    sizeof nl->v[nl->n]) == -1)
+			return -1;
+		nl->n++;
+	}
+	return 0;
+}
+
+/* ---- what we know of each archive ---- */
+
+struct arch {
+	char		*host, *local;
+	size_t		 total, loose;	/* records, as the file names say */
+	int64_t		 last_t;	/* newest id time ever seen */
+	int64_t		 day;		/* UTC day of the last maintenance */
+	struct arch	*prev, *next;
+};
+
+static struct arch	*arch_head, *arch_tail;
+static size_t		 narch;
+
+static void
+arch_unlink(struct arch *a)
+{
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		arch_head = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	else
+		arch_tail = a->prev;
+	a->prev = a->next = NULL;
+}
+
+static void
+arch_push_front(struct arch *a)
+{
+	a->next = arch_head;
+	a->prev = NULL;
+	if (arch_head != NULL)
+		arch_head->prev = a;
+	arch_head = a;
+	if (arch_tail == NULL)
+		arch_tail = a;
+}
+
+static void
+arch_free(struct arch *a)
+{
+	free(a->host);
+	free(a->local);
+	free(a);
+}
+
+static struct arch *
+arch_find(const char *host, const char *local)
+{
+	struct arch *a;
+
+	for (a = arch_head; a != NULL; a = a->next)
+		if (strcmp(a->local, local) == 0 && strcmp(a->host, host) == 0)
+			return a;
+	return NULL;
+}
+
+static void
+arch_forget(const char *host, const char *local)
+{
+	struct arch *a = arch_find(host, local);
+
+	if (a != NULL) {
+		arch_unlink(a);
+		arch_free(a);
+		narch--;
+	}
+}
+
+static void
+arch_count(struct arch *a, const struct scan *sc)
+{
+	a->total = sc->total;
+	a->loose = sc->loose;
+	for (size_t i = 0; i < sc->n; i++)
+		if (sc->u[i].last.t > a->last_t)
+			a->last_t = sc->u[i].last.t;
+}
+
+/* Delete what expired: whole files whose newest record is too old.  A
+ * file that is partly expired stays (queries skip its old records) until
+ * its last record expires too. */
+static void
+maint_expire(struct arch *a, const struct scan *sc, int64_t cutoff)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sc->n; i++)
+		if (sc->u[i].last.t < cutoff) {
+			unit_remove(a->host, a->local, sc->u[i].name);
+			n++;
+		}
+	if (n > 0)
+		log_debug("mam: %zu expired archive file(s) of %s@%s removed",
+		    n, a->local, a->host);
+}
+
+/* Files whose id ranges overlap (left by a crash, or by a clock that
+ * went back) are merged into fresh packs. */
+static void
+maint_merge(struct arch *a, const struct scan *sc, int64_t cutoff)
+{
+	size_t i = 0, j, k;
+	int64_t last;
+
+	while (i < sc->n) {
+		last = sc->u[i].last.t;
+		for (j = i + 1; j < sc->n && sc->u[j].first.t <= last; j++)
+			if (sc->u[j].last.t > last)
+				last = sc->u[j].last.t;
+		if (j - i > 1) {
+			struct loaded ld = { NULL, 0, { NULL, 0, 0 } };
+			struct namelist nl = { NULL, 0 };
+			int rc = 0;
+
+			for (k = i; k < j && rc == 0; k++)
+				rc = load_unit(a->host, a->local, &sc->u[k], &ld);
+			if (rc == 0) {
+				recv_sort_unique(&ld.r);
+				/* Expired records need not be carried over. */
+				for (k = 0; k < ld.r.n && ld.r.v[k].id.t < cutoff; k++)
+					;
+				rc = write_packs(a->host, a->local, ld.r.v + k,
+				    ld.r.n - k, &nl);
+			}
+			if (rc == 0) {
+				for (k = i; k < j; k++)
+					if (!namelist_has(&nl, sc->u[k].name))
+						unit_remove(a->host, a->local,
+						    sc->u[k].name);
+				log_info("mam: %zu overlapping archive files of "
+				    "%s@%s merged", j - i, a->local, a->host);
+			}
+			free(nl.v);
+			loaded_free(&ld);
+		}
+		i = j;
+	}
+}
+
+/*
+ * Pack loose files: every run of them between packs, and of the newest
+ * run the full packs only (the rest stays loose until there are more).
+ */
+static void
+maint_pack(struct arch *a, const struct scan *sc)
+{
+	size_t i = 0, j, k, from, take;
+
+	while (i < sc->n) {
+		if (sc->u[i].pack) {
+			i++;
+			continue;
+		}
+		for (j = i; j < sc->n && !sc->u[j].pack; j++)
+			;
+		if (j == sc->n && j - i < PACK_RECORDS)
+			break;
+		struct loaded ld = { NULL, 0, { NULL, 0, 0 } };
+		struct namelist nl = { NULL, 0 };
+		int rc = 0;
+
+		for (k = i; k < j && rc == 0; k++)
+			rc = load_unit(a->host, a->local, &sc->u[k], &ld);
+		if (rc == 0) {
+			recv_sort_unique(&ld.r);
+			for (from = 0; from < ld.r.n; from += take) {
+				take = pack_take(ld.r.v, from, ld.r.n);
+				/* The newest run keeps an unfilled last pack
+				 * loose. */
+				if (j == sc->n && take < PACK_RECORDS &&
+				    from + take == ld.r.n &&
+				    pack_take(ld.r.v, from, SIZE_MAX / 2) ==
+				    take)
+					break;
+				nl.v = xrealloc(nl.v, (nl.n + 1) * sizeof *nl.v);
+				if ((rc = write_pack(a->host, a->local,
+				    ld.r.v + from, take, nl.v[nl.n],
+				    sizeof nl.v[nl.n])) == -1)
+					break;
+				nl.n++;
+				/* Its sources go once the pack is on disk. */
+				for (size_t m = from; m < from + take; m++) {
+					char id[ID_LEN + 3];
+					snprintf(id, sizeof id, "m.");
+					id_format(&ld.r.v[m].id, id + 2);
+					unit_remove(a->host, a->local, id);
+				}
+			}
+		}
+		free(nl.v);
+		loaded_free(&ld);
+		i = j;
+	}
+}
+
+/* Over max_messages: the oldest go, down to 1% below it. */
+static void
+maint_trim(struct arch *a, const struct scan *sc)
+{
+	size_t max = setting(S_MAX_MESSAGES), excess;
+
+	if (sc->total <= max)
+		return;
+	excess = sc->total - (max - max / 100);
+	log_info("mam: archive of %s@%s has %zu messages, more than %zu: "
+	    "the oldest %zu removed", a->local, a->host, sc->total, max, excess);
+	for (size_t i = 0; i < sc->n && excess > 0; i++) {
+		const struct unit *u = &sc->u[i];
+		struct loaded ld = { NULL, 0, { NULL, 0, 0 } };
+		struct namelist nl = { NULL, 0 };
+
+		if (u->n <= excess) {
+			unit_remove(a->host, a->local, u->name);
+			excess -= u->n;
+			continue;
+		}
+		if (load_unit(a->host, a->local, u, &ld) == 0) {
+			recv_sort_unique(&ld.r);
+			if (excess < ld.r.n && write_packs(a->host, a->local,
+			    ld.r.v + excess, ld.r.n - excess, &nl) == 0 &&
+			    !namelist_has(&nl, u->name))
+				unit_remove(a->host, a->local, u->name);
+		}
+		free(nl.v);
+		loaded_free(&ld);
+		excess = 0;
+	}
+}
+
+static void
+maintain(struct arch *a)
+{
+	int64_t cutoff = cutoff_us();
+	struct scan sc;
+
+	a->day = now_us() / DAY_US;
+	if (scan(a->host, a->local, &sc) == -1)
+		return;
+	if (sc.n == 0) {
+		arch_count(a, &sc);
+		scan_free(&sc);
+		return;
+	}
+	maint_expire(a, &sc, cutoff);
+	scan_free(&sc);
+	if (scan(a->host, a->local, &sc) == -1)
+		return;
+	maint_merge(a, &sc, cutoff);
+	scan_free(&sc);
+	if (scan(a->host, a->local, &sc) == -1)
+		return;
+	maint_pack(a, &sc);
+	scan_free(&sc);
+	if (scan(a->host, a->local, &sc) == -1)
+		return;
+	maint_trim(a, &sc);
+	scan_free(&sc);
+	if (scan(a->host, a->local, &sc) == -1)
+		return;
+	arch_count(a, &sc);
+	scan_free(&sc);
+}
+
+/* The record of an archive, maintained if today's maintenance is due. */
+static struct arch *
+arch_get(const char *host, const char *local)
+{
+	struct arch *a = arch_find(host, local);
+
+	if (a != NULL)
+		arch_unlink(a);
+	else {
+		if (narch >= CACHE_MAX) {
+			struct arch *old = arch_tail;
+			arch_unlink(old);
+			arch_free(old);
+			narch--;
+		}
+		a = xcalloc(1, sizeof *a);
+		a->host = xstrdup(host);
+		a->local = xstrdup(local);
+		a->day = -1;
+		narch++;
+	}
+	arch_push_front(a);
+	if (a->day != now_us() / DAY_US)
+		maintain(a);
+	return a;
+}
+
+/* ---- preferences (XEP-0441) ---- */
+
+struct prefs {
+	int		 def;
+	struct strlist	 always, never;
+};
+
+static void
+strlist_add(struct strlist *l, const char *s)
+{
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+	l->v[l->n++] = xstrdup(s);
+}
+
+static int
+strlist_has(const struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+strlist_clear(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+prefs_free(struct prefs *p)
+{
+	strlist_clear(&p->always);
+	strlist_clear(&p->never);
+}
+
+/*
+ * Read the <always/> and <never/> lists of a prefs element into p: JIDs
+ * normalised, repeats dropped.  ERR_NONE, or the error for a request
+ * (ERR_JID_MALFORMED, ERR_POLICY_VIOLATION with *text).
+ */
+static enum stanza_error
+prefs_lists(const struct xml_node *el, struct prefs *p, const char **text)
+{
+	static const char *const names[] = { "always", "never" };
+	struct strlist *lists[] = { &p->always, &p->never };
+	size_t max = setting(S_MAX_PREFS_JIDS);
+	char norm[JID_MAX + 1];
+
+	for (int i = 0; i < 2; i++) {
+		struct xml_node *l, *j;
+
+		for (l = xml_child(el, names[i], NS_MAM); l != NULL;
+		    l = xml_next(l, names[i], NS_MAM))
+			for (j = xml_child(l, "jid", NS_MAM); j != NULL;
+			    j = xml_next(j, "jid", NS_MAM)) {
+				if (jid_normalize(xml_text(j), norm,
+				    sizeof norm) == -1) {
+					*text = "Invalid JID in the preferences";
+					return ERR_JID_MALFORMED;
+				}
+				if (strlist_has(lists[i], norm))
+					continue;
+				if (p->always.n + p->never.n >= max) {
+					*text = "Too many JIDs in the preferences";
+					return ERR_POLICY_VIOLATION;
+				}
+				strlist_add(lists[i], norm);
+			}
+	}
+	return ERR_NONE;
+}
+
+/* The account's preferences; 0, or -1 if they cannot be read (logged). */
+static int
+prefs_load(const char *host, const char *local, struct prefs *p)
+{
+	char *text = NULL, err[128];
+	const char *v, *t;
+	struct xml_node *root;
+	ssize_t n;
+	int rc = -1;
+
+	memset(p, 0, sizeof *p);
+	p->def = setting_policy();
+	n = store_read(host, local, PREFS_FILE, PREFS_FILE_MAX, &text);
+	if (n < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("mam: preferences of %s@%s", local, host);
+		return -1;
+	}
+	root = xml_parse_document(text, (size_t)n, &prefs_limits, err, sizeof err);
+	free(text);
+	if (root == NULL || !xml_is(root, "prefs", NS_MAM)) {
+		log_warnx("mam: preferences of %s@%s are damaged: %s", local,
+		    host, root == NULL ? err : "not a prefs element");
+		goto out;
+	}
+	v = xml_attr(root, "version");
+	if (v == NULL || strcmp(v, PREFS_VERSION) != 0) {
+		log_warnx("mam: preferences of %s@%s have format version %s; "
+		    "this xmppd reads version " PREFS_VERSION, local, host,
+		    v ? v : "(none)");
+		goto out;
+	}
+	if ((p->def = parse_policy(xml_attr(root, "default"))) == -1 ||
+	    prefs_lists(root, p, &t) != ERR_NONE) {
+		log_warnx("mam: preferences of %s@%s are damaged", local, host);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (root != NULL)
+		xml_arena_free(root->arena);
+	if (rc == -1)
+		prefs_free(p);
+	return rc;
+}
+
+static int
+list_matches(const struct strlist *l, const char *full, const char *bare)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], strchr(l->v[i], '/') ? full : bare) == 0)
+			return 1;
+	return 0;
+}
+
+/* Do the preferences let a message with this JID into the archive? */
+static int
+prefs_allow(const char *host, const char *local, const char *with)
+{
+	char bare[JID_MAX + 1];
+	struct prefs p;
+	struct roster ro;
+	const char *slash = strchr(with, '/');
+	size_t blen = slash ? (size_t)(slash - with) : strlen(with);
+	int ok;
+
+	/* Preferences we cannot read may say "never": keep nothing. */
+	if (prefs_load(host, local, &p) == -1)
+		return 0;
+	memcpy(bare, with, blen);
+	bare[blen] = '\0';
+	if (list_matches(&p.never, with, bare))
+		ok = 0;
+	else if (list_matches(&p.always, with, bare))
+		ok = 1;
+	else if (p.def == POLICY_ROSTER)
+		ok = roster_load(host, local, &ro) == 0 &&
+		    (roster_item(&ro, bare) != NULL || (roster_free(&ro), 0)) &&
+		    (roster_free(&ro), 1);
+	else
+		ok = p.def == POLICY_ALWAYS;
+	prefs_free(&p);
+	return ok;
+}
+
+static struct xml_node *
+prefs_element(struct xml_node *parent, const struct prefs *p)
+{
+	struct xml_node *e, *l;
+	const struct strlist *lists[] = { &p->always, &p->never };
+	static const char *const names[] = { "always", "never" };
+
+	e = parent ? xml_add(parent, "prefs", NS_MAM) :
+	    xml_new(xml_arena_new(), "prefs", NS_MAM);
+	xml_set_attr(e, "default", policy_names[p->def]);
+	for (int i = 0; i < 2; i++) {
+		l = xml_add(e, names[i], NS_MAM);
+		for (size_t j = 0; j < lists[i]->n; j++)
+			xml_add_text_child(l, "jid", NS_MAM, lists[i]->v[j]);
+	}
+	return e;
+}
+
+static enum stanza_error
+prefs_set(struct iq_req *r, struct prefs *p)
+{
+	const char *text = NULL;
+	struct xml_node *doc;
+	enum stanza_error e;
+	struct buf b;
+	int rc;
+
+	memset(p, 0, sizeof *p);
+	if ((p->def = parse_policy(xml_attr(r->payload, "default"))) == -1) {
+		iq_error(r, ERR_BAD_REQUEST,
+		    "'default' must be always, never or roster");
+		return ERR_NONE;
+	}
+	if ((e = prefs_lists(r->payload, p, &text)) != ERR_NONE) {
+		iq_error(r, e, text);
+		return ERR_NONE;
+	}
+	doc = prefs_element(NULL, p);
+	xml_set_attr(doc, "version", PREFS_VERSION);
+	buf_init(&b, PREFS_FILE_MAX);
+	rc = xml_serialize(doc, &b, NULL);
+	xml_arena_free(doc->arena);
+	if (rc == -1 || buf_addstr(&b, "\n") == -1) {
+		buf_free(&b);
+		iq_error(r, ERR_POLICY_VIOLATION, "The preferences are too large");
+		return ERR_NONE;
+	}
+	rc = store_write(r->to.domain, r->to.local, PREFS_FILE, buf_head(&b),
+	    buf_used(&b));
+	buf_free(&b);
+	if (rc == -1) {
+		log_warn("mam: saving preferences of %s@%s", r->to.local,
+		    r->to.domain);
+		return ERR_INTERNAL_SERVER_ERROR;
+	}
+	return ERR_NONE;
+}
+
+static enum stanza_error
+mam_prefs(struct iq_req *r)
+{
+	struct xml_node *reply;
+	struct prefs p;
+	enum stanza_error e;
+
+	if (r->where != IQ_TO_SELF)
+		return ERR_FORBIDDEN;
+	if (r->type == IQ_SET) {
+		e = prefs_set(r, &p);
+		if (e != ERR_NONE || p.def == -1 ||
+		    (p.always.n + p.never.n == 0 && p.def == -1)) {
+			prefs_free(&p);
+			return e;
+		}
+	} else if (prefs_load(r->to.domain, r->to.local, &p) == -1)
+		return ERR_INTERNAL_SERVER_ERROR;
+	reply = iq_result(r);
+	prefs_element(reply, &p);
+	iq_reply(r, reply);
+	prefs_free(&p);
+	return ERR_NONE;
+}
