@@ -54,7 +54,8 @@ pkg_missing() {
 }
 
 need=
-for p in musl-tools python3-slixmpp openssl xz-utils make gcc file; do
+for p in musl-tools python3-slixmpp python3-cryptography openssl xz-utils make gcc \
+    file dnsmasq-base; do
 	pkg_missing "$p" && need="$need $p"
 done
 if [ -n "$need" ]; then
