@@ -549,7 +549,7 @@ tls_taken(void *arg, size_t n)
 static void
 start_tls(struct conn *c, struct tls_creds *creds)
 {
-	c->tls = tls_server_new(creds);
+	c->tls = c->tls_for_servers ? tls_server_new_s2s(creds) : tls_server_new(creds);
 	c->state = CONN_OPEN;
 	c->can_read = c->can_write = 1;
 	if (c->tls == NULL)

@@ -49,6 +49,7 @@ struct conn {
 	enum conn_state	 state;
 	int		 authenticated;	/* counts against per-IP unauth limit until set */
 	int		 outgoing;	/* we connected (not in per-IP counts) */
+	int		 tls_for_servers; /* ask TLS peers for a certificate (s2s) */
 	int		 can_read, can_write;
 	int		 tls_close_sent;
 	struct tls	*tls;		/* NULL until TLS starts */

@@ -862,6 +862,7 @@ struct s2s_in {
 	struct conn	*conn;
 	struct xml_parser *xp;
 	int		 header_sent, tls, done;
+	char		 sasl_remote[JID_PART_MAX + 1];	/* authenticated by EXTERNAL */
 	char		 id[32];
 	char		 local[JID_PART_MAX + 1];	/* the header's 'to' */
 	struct pair	 pairs[MAX_PAIRS];
@@ -933,7 +934,15 @@ in_header(struct s2s_in *s)
 		buf_addstr(&b, cfg->s2s_require_encryption ?
 		    "<starttls xmlns='" NS_TLS "'><required/></starttls>" :
 		    "<starttls xmlns='" NS_TLS "'/>");
-	if (s->tls || !cfg->s2s_require_encryption)
+	if (s->tls && conn_tls(s->conn) != NULL)
+		conn_log(s->conn, LOG_LVL_DEBUG, "s2s peer certificate: %s",
+		    tls_peer_verdict(conn_tls(s->conn)));
+	if (s->sasl_remote[0] == '\0' && s->tls && conn_tls(s->conn) != NULL &&
+	    tls_peer_is_trusted(conn_tls(s->conn)))
+		/* XEP-0178: the peer showed a certificate we trust. */
+		buf_addstr(&b, "<mechanisms xmlns='" NS_SASL "'><mechanism>EXTERNAL"
+		    "</mechanism></mechanisms>");
+	if (s->sasl_remote[0] == '\0' && (s->tls || !cfg->s2s_require_encryption))
 		buf_addstr(&b, "<dialback xmlns='" NS_DB_FEATURE "'><errors/></dialback>");
 	buf_addstr(&b, "</stream:features>");
 	conn_send(s->conn, buf_head(&b), buf_used(&b));
@@ -1021,6 +1030,53 @@ in_db_result(struct s2s_in *s, struct xml_node *st)
 	ask_verify(s->conn->id, local, remote, s->id, key);
 }
 
+/* SASL EXTERNAL (XEP-0178): the certificate must name the domain. */
+static void
+in_sasl(struct s2s_in *s, struct xml_node *st)
+{
+	const struct xml_node *h = xml_stream_header(s->xp);
+	const char *mech = xml_attr(st, "mechanism"), *text = xml_text(st);
+	struct tls *t = conn_tls(s->conn);
+	char domain[JID_PART_MAX + 1];
+	ssize_t n;
+
+	if (!xml_is(st, "auth", NS_SASL) || mech == NULL ||
+	    strcmp(mech, "EXTERNAL") != 0 || s->sasl_remote[0] != '\0') {
+		send_text(s->conn, "<failure xmlns='" NS_SASL "'><invalid-mechanism/>"
+		    "</failure>");
+		return;
+	}
+	if (*text != '\0' && strcmp(text, "=") != 0) {
+		n = b64_decode(text, strlen(text), domain, sizeof domain - 1);
+		if (n <= 0) {
+			send_text(s->conn, "<failure xmlns='" NS_SASL "'>"
+			    "<incorrect-encoding/></failure>");
+			return;
+		}
+		domain[n] = '\0';
+	} else if (xml_attr(h, "from") == NULL ||
+	    strlcpy_ok(domain, xml_attr(h, "from"), sizeof domain) == -1) {
+		send_text(s->conn, "<failure xmlns='" NS_SASL "'><invalid-authzid/>"
+		    "</failure>");
+		return;
+	}
+	if (jid_prep_domain(domain) == -1 || is_local_domain(domain) || t == NULL ||
+	    !tls_peer_is_trusted(t) || !tls_peer_names(t, domain)) {
+		conn_log(s->conn, LOG_LVL_INFO, "s2s EXTERNAL for %s refused", domain);
+		send_text(s->conn, "<failure xmlns='" NS_SASL "'><not-authorized/>"
+		    "</failure>");
+		return;
+	}
+	strlcpy_ok(s->sasl_remote, domain, sizeof s->sasl_remote);
+	send_text(s->conn, "<success xmlns='" NS_SASL "'/>");
+	conn_set_authenticated(s->conn);
+	conn_set_deadline(s->conn, now_ms() + (int64_t)lim()->s2s_idle_timeout * 1000);
+	conn_log(s->conn, LOG_LVL_INFO, "s2s %s: authenticated by certificate "
+	    "(SASL EXTERNAL)", domain);
+	xml_parser_reset(s->xp);
+	s->header_sent = 0;
+}
+
 /* We are the authoritative server: is this key one we made? */
 static void
 in_db_verify(struct s2s_in *s, struct xml_node *st)
@@ -1056,7 +1112,7 @@ in_stanza(struct s2s_in *s, struct xml_node *st)
 		return;
 	}
 	p = pair_find(s, tj.domain, fj.domain);
-	if (p == NULL || !p->valid) {
+	if ((p == NULL || !p->valid) && strcmp(s->sasl_remote, fj.domain) != 0) {
 		/* RFC 6120 4.9.3.9: from a domain not verified on this stream. */
 		in_error(s, "invalid-from", "Domain not verified on this stream");
 		return;
@@ -1084,6 +1140,10 @@ in_element(struct s2s_in *s, struct xml_node *st, size_t remaining)
 		s->tls = 1;
 		xml_parser_reset(s->xp);
 		s->header_sent = 0;
+		return;
+	}
+	if (st->ns != NULL && strcmp(st->ns, NS_SASL) == 0) {
+		in_sasl(s, st);
 		return;
 	}
 	if (xml_is(st, "result", NS_DB)) {
@@ -1192,6 +1252,7 @@ s2s_accept(int fd, const struct sockaddr *sa, socklen_t sl)
 	s = xcalloc(1, sizeof *s);
 	s->xp = new_parser();
 	c = conn_new(fd, sa, sl, &in_proto, s);
+	c->tls_for_servers = 1;
 	s->conn = c;
 	conn_set_deadline(c, now_ms() + (int64_t)lim()->s2s_timeout * 1000);
 }

@@ -2091,13 +2091,53 @@ static const br_x509_class peer_vtable = {
 	peer_end_chain, peer_get_pkey
 };
 
-struct tls *
-tls_client_new(const char *server_name, struct tls_creds *client_creds)
+/* The chain check: BearSSL's minimal engine inside our wrapper. */
+static void
+peer_init(struct tls_peer *p)
 {
 	static const br_hash_class *const hashes[] = {
 		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
 		&br_sha384_vtable, &br_sha512_vtable
 	};
+
+	br_x509_minimal_init(&p->xm, &br_sha256_vtable, anchors, nanchors);
+	for (unsigned id = br_sha1_ID; id <= br_sha512_ID; id++)
+		br_x509_minimal_set_hash(&p->xm, (int)id, hashes[id - br_sha1_ID]);
+	br_x509_minimal_set_rsa(&p->xm, br_rsa_pkcs1_vrfy_get_default());
+	br_x509_minimal_set_ecdsa(&p->xm, br_ec_get_default(),
+	    br_ecdsa_vrfy_asn1_get_default());
+	p->vtable = &peer_vtable;
+	p->verdict = BR_ERR_X509_NOT_TRUSTED;
+}
+
+/*
+ * The server side for other servers: like tls_server_new(), and it asks
+ * for the peer's certificate (without insisting), so the peer can use
+ * SASL EXTERNAL when its chain reaches one of our anchors (XEP-0178).
+ */
+struct tls *
+tls_server_new_s2s(struct tls_creds *default_creds)
+{
+	struct tls *t = tls_server_new(default_creds);
+	struct tls_peer *p;
+
+	if (nanchors == 0 || t->result != TLS_OK)
+		return t;
+	p = t->peer = xcalloc(1, sizeof *t->peer);
+	peer_init(p);
+	br_ssl_server_set_trust_anchor_names_alt(&t->u.sc, anchors, nanchors);
+	br_ssl_engine_set_x509(t->eng, &p->vtable);
+	/* To check the peer's CertificateVerify (and to say in the
+	 * CertificateRequest which kinds of key we can check). */
+	br_ssl_engine_set_default_rsavrfy(t->eng);
+	br_ssl_engine_set_default_ecdsa(t->eng);
+	br_ssl_engine_add_flags(t->eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
+	return t;
+}
+
+struct tls *
+tls_client_new(const char *server_name, struct tls_creds *client_creds)
+{
 	br_ssl_engine_context *eng;
 	struct tls *t;
 	struct tls_peer *p;
@@ -2123,15 +2163,7 @@ tls_client_new(const char *server_name, struct tls_creds *client_creds)
 	br_ssl_client_set_default_rsapub(&t->u.cc);
 	if (cur_cbc)
 		br_ssl_engine_set_default_aes_cbc(eng);
-	/* The chain check: BearSSL's minimal engine inside our wrapper. */
-	br_x509_minimal_init(&p->xm, &br_sha256_vtable, anchors, nanchors);
-	for (unsigned id = br_sha1_ID; id <= br_sha512_ID; id++)
-		br_x509_minimal_set_hash(&p->xm, (int)id, hashes[id - br_sha1_ID]);
-	br_x509_minimal_set_rsa(&p->xm, br_rsa_pkcs1_vrfy_get_default());
-	br_x509_minimal_set_ecdsa(&p->xm, br_ec_get_default(),
-	    br_ecdsa_vrfy_asn1_get_default());
-	p->vtable = &peer_vtable;
-	p->verdict = BR_ERR_X509_NOT_TRUSTED;
+	peer_init(p);
 	br_ssl_engine_set_x509(eng, &p->vtable);
 	/* Our own certificate, for servers that ask (SASL EXTERNAL there). */
 	if (client_creds != NULL) {

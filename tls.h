@@ -87,6 +87,9 @@ const char *tls_cipher_name(const struct tls *);	/* negotiated suite */
  * system's /etc/ssl/certs/ca-certificates.crt).  0, or -1 with a reason. */
 int	 tls_trust_load(const char *ca_file, char *err, size_t errlen);
 size_t	 tls_trust_count(void);
+/* Server side for incoming server-to-server streams: also asks for the
+ * peer's certificate, which it may withhold. */
+struct tls *tls_server_new_s2s(struct tls_creds *default_creds);
 /* A client connection to server_name (sent as SNI); client_creds (may be
  * NULL) is offered to servers that ask for a certificate. */
 struct tls *tls_client_new(const char *server_name, struct tls_creds *client_creds);

@@ -1264,11 +1264,14 @@ prefs_allow(const char *host, const char *local, const char *with)
 		ok = 0;
 	else if (list_matches(&p.always, with, bare))
 		ok = 1;
-	else if (p.def == POLICY_ROSTER)
-		ok = roster_load(host, local, &ro) == 0 &&
-		    (roster_item(&ro, bare) != NULL || (roster_free(&ro), 0)) &&
-		    (roster_free(&ro), 1);
-	else
+	else if (p.def == POLICY_ROSTER) {
+		/* XEP-0441 4: the contact's bare JID in the roster. */
+		ok = 0;
+		if (roster_load(host, local, &ro) == 0) {
+			ok = roster_item(&ro, bare) != NULL;
+			roster_free(&ro);
+		}
+	} else
 		ok = p.def == POLICY_ALWAYS;
 	prefs_free(&p);
 	return ok;
@@ -1293,9 +1296,8 @@ prefs_element(struct xml_node *parent, const struct prefs *p)
 }
 
 static enum stanza_error
-prefs_set(struct iq_req *r, struct prefs *p)
+prefs_set(struct iq_req *r, struct prefs *p, const char **text)
 {
-	const char *text = NULL;
 	struct xml_node *doc;
 	enum stanza_error e;
 	struct buf b;
@@ -1303,14 +1305,12 @@ prefs_set(struct iq_req *r, struct prefs *p)
 
 	memset(p, 0, sizeof *p);
 	if ((p->def = parse_policy(xml_attr(r->payload, "default"))) == -1) {
-		iq_error(r, ERR_BAD_REQUEST,
-		    "'default' must be always, never or roster");
-		return ERR_NONE;
+		p->def = POLICY_ALWAYS;
+		*text = "'default' must be always, never or roster";
+		return ERR_BAD_REQUEST;
 	}
-	if ((e = prefs_lists(r->payload, p, &text)) != ERR_NONE) {
-		iq_error(r, e, text);
-		return ERR_NONE;
-	}
+	if ((e = prefs_lists(r->payload, p, text)) != ERR_NONE)
+		return e;
 	doc = prefs_element(NULL, p);
 	xml_set_attr(doc, "version", PREFS_VERSION);
 	buf_init(&b, PREFS_FILE_MAX);
@@ -1318,8 +1318,8 @@ prefs_set(struct iq_req *r, struct prefs *p)
 	xml_arena_free(doc->arena);
 	if (rc == -1 || buf_addstr(&b, "\n") == -1) {
 		buf_free(&b);
-		iq_error(r, ERR_POLICY_VIOLATION, "The preferences are too large");
-		return ERR_NONE;
+		*text = "The preferences are too large";
+		return ERR_POLICY_VIOLATION;
 	}
 	rc = store_write(r->to.domain, r->to.local, PREFS_FILE, buf_head(&b),
 	    buf_used(&b));
@@ -1332,21 +1332,24 @@ prefs_set(struct iq_req *r, struct prefs *p)
 	return ERR_NONE;
 }
 
+/* Preferences get and set; both answer with what is in force. */
 static enum stanza_error
 mam_prefs(struct iq_req *r)
 {
 	struct xml_node *reply;
 	struct prefs p;
+	const char *text = NULL;
 	enum stanza_error e;
 
 	if (r->where != IQ_TO_SELF)
 		return ERR_FORBIDDEN;
 	if (r->type == IQ_SET) {
-		e = prefs_set(r, &p);
-		if (e != ERR_NONE || p.def == -1 ||
-		    (p.always.n + p.never.n == 0 && p.def == -1)) {
+		if ((e = prefs_set(r, &p, &text)) != ERR_NONE) {
 			prefs_free(&p);
-			return e;
+			if (text == NULL)
+				return e;
+			iq_error(r, e, text);
+			return ERR_NONE;
 		}
 	} else if (prefs_load(r->to.domain, r->to.local, &p) == -1)
 		return ERR_INTERNAL_SERVER_ERROR;
@@ -1356,3 +1359,1085 @@ mam_prefs(struct iq_req *r)
 	prefs_free(&p);
 	return ERR_NONE;
 }
+
+/* ---- archiving ---- */
+
+static int
+has_hint(const struct xml_node *m, const char *name)
+{
+	return xml_child(m, name, NS_HINTS) != NULL;
+}
+
+/* Worth a place in the archive?  XEP-0313 6.1.1: chat and normal
+ * messages with a body; XEP-0334 hints decide either way. */
+static int
+archivable(const struct xml_node *m)
+{
+	const char *type = xml_attr(m, "type");
+
+	if (type != NULL && *type != '\0' && strcmp(type, "chat") != 0 &&
+	    strcmp(type, "normal") != 0)
+		return 0;
+	if (has_hint(m, "no-store") || has_hint(m, "no-permanent-store"))
+		return 0;
+	return xml_child(m, "body", m->ns) != NULL || has_hint(m, "store");
+}
+
+/* XEP-0359 3.3: a stanza-id in the name of this archive that we did not
+ * put there is a forgery. */
+static void
+strip_stanza_ids(struct xml_node *m, const char *bare)
+{
+	struct xml_node *c, *next;
+	char norm[JID_MAX + 1];
+	const char *by;
+
+	for (c = m->children; c != NULL; c = next) {
+		next = c->next;
+		if (c->name == NULL || !xml_is(c, "stanza-id", NS_SID))
+			continue;
+		by = xml_attr(c, "by");
+		if (by != NULL && jid_normalize(by, norm, sizeof norm) == 0 &&
+		    strcmp(norm, bare) == 0)
+			xml_remove(c);
+	}
+}
+
+static void
+to_client_ns(struct xml_node *n)
+{
+	struct xml_node *c;
+
+	if (strcmp(n->ns, NS_SERVER) == 0)
+		n->ns = NS_CLIENT;
+	for (c = n->children; c != NULL; c = c->next)
+		if (c->name != NULL)
+			to_client_ns(c);
+}
+
+/*
+ * The message as stored: serialized in jabber:client (stanzas from other
+ * servers are in jabber:server), line feeds (left as they are in text by
+ * the serializer) as character references.  0 / -1 if too large.
+ */
+static int
+record_xml(const struct xml_node *m, struct buf *out)
+{
+	struct xml_node *copy = NULL;
+	struct buf b;
+	const char *p;
+	size_t i, start = 0, n;
+	int rc;
+
+	if (strcmp(m->ns, NS_SERVER) == 0) {
+		copy = xml_copy(xml_arena_new(), m);
+		to_client_ns(copy);
+		m = copy;
+	}
+	buf_init(&b, RECORD_MAX);
+	rc = xml_serialize(m, &b, NULL);
+	if (copy != NULL)
+		xml_arena_free(copy->arena);
+	p = buf_head(&b);
+	n = buf_used(&b);
+	for (i = 0; rc == 0 && i <= n; i++) {
+		if (i < n && p[i] != '\n')
+			continue;
+		if (buf_add(out, p + start, i - start) == -1 ||
+		    (i < n && buf_addstr(out, "&#10;") == -1))
+			rc = -1;
+		start = i + 1;
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * Append m to the archive of local@host (dir 'i' or 'o', with the other
+ * side's JID).  Its id goes to idout (ID_LEN + 1 bytes).  0, or -1 when
+ * it was not archived (preferences; errors are logged).
+ */
+static int
+archive(const char *host, const char *local, char dir, const char *with,
+    const struct xml_node *m, char *idout)
+{
+	char name[sizeof ARCHIVE_DIR + ID_LEN + 8];
+	struct buf xml, file;
+	struct arch *a;
+	struct rec r;
+	int rc = -1, saved = 0;
+
+	if (!prefs_allow(host, local, with))
+		return -1;
+	buf_init(&xml, RECORD_MAX);
+	if (record_xml(m, &xml) == -1) {
+		log_warnx("mam: a message for %s@%s is larger than %d bytes "
+		    "stored: not archived", local, host, RECORD_MAX);
+		buf_free(&xml);
+		return -1;
+	}
+	a = arch_get(host, local);
+	r.dir = dir;
+	r.with = with;
+	r.xml = buf_head(&xml);
+	r.xml_len = buf_used(&xml);
+	buf_init(&file, RECORD_MAX + 2 * JID_MAX + 256);
+	/* The time part only grows; a name that exists anyway (a clock
+	 * that went back before a restart) gets the next one. */
+	for (int tries = 0; tries < 8; tries++) {
+		r.id.t = now_us();
+		if (r.id.t <= a->last_t)
+			r.id.t = a->last_t + 1;
+		random_bytes(&r.id.r, sizeof r.id.r);
+		r.id.r &= (1u << (5 * ID_RAND_DIGITS)) - 1;
+		a->last_t = r.id.t;
+		buf_reset(&file);
+		if (buf_addstr(&file, FORMAT_LINE) == -1 ||
+		    rec_write(&file, &r) == -1) {
+			errno = EFBIG;
+			break;
+		}
+		id_format(&r.id, idout);
+		snprintf(name, sizeof name, ARCHIVE_DIR "/m.%s", idout);
+		rc = store_create(host, local, name, buf_head(&file),
+		    buf_used(&file));
+		saved = errno;
+		if (rc == 0 || saved != EEXIST)
+			break;
+	}
+	buf_free(&file);
+	buf_free(&xml);
+	if (rc == -1) {
+		if (saved == ENOENT)
+			log_debug("mam: %s@%s is gone: not archived", local, host);
+		else {
+			errno = saved;
+			log_warn("mam: archiving a message for %s@%s", local, host);
+		}
+		return -1;
+	}
+	a->loose++;
+	a->total++;
+	if (a->loose >= PACK_RECORDS || a->total > setting(S_MAX_MESSAGES))
+		maintain(a);
+	return 0;
+}
+
+/* A message a local client sends: its own archive gets it as outgoing
+ * (one to the same account is archived as it comes in instead). */
+static int
+mam_outbound(struct session *s, struct xml_node *st)
+{
+	char with[JID_MAX + 1], id[ID_LEN + 1];
+	const char *to;
+	struct jid j;
+
+	if (!xml_is(st, "message", NULL))
+		return 0;
+	strip_stanza_ids(st, s->bare);
+	if (!archivable(st) || (to = xml_attr(st, "to")) == NULL ||
+	    jid_parse(&j, to) == -1 || jid_full(&j, with, sizeof with) == -1)
+		return 0;
+	if (strcmp(j.local, s->local) == 0 && strcmp(j.domain, s->host) == 0)
+		return 0;
+	(void)archive(s->host, s->local, 'o', with, st, id);
+	return 0;
+}
+
+/* A message for a local account: archived as incoming, and marked with
+ * its archive id before anyone sees it. */
+static int
+mam_inbound(struct xml_node *st, const struct jid *to)
+{
+	char bare[JID_MAX + 1], with[JID_MAX + 1], id[ID_LEN + 1];
+	const char *from;
+	struct xml_node *sid;
+	struct jid j;
+
+	if (to->local[0] == '\0' || !xml_is(st, "message", NULL) ||
+	    jid_bare(to, bare, sizeof bare) == -1)
+		return 0;
+	strip_stanza_ids(st, bare);
+	if (!archivable(st) || (from = xml_attr(st, "from")) == NULL ||
+	    jid_parse(&j, from) == -1 || jid_full(&j, with, sizeof with) == -1)
+		return 0;
+	if (archive(to->domain, to->local, 'i', with, st, id) == -1)
+		return 0;
+	sid = xml_add(st, "stanza-id", NS_SID);
+	xml_set_attr(sid, "id", id);
+	xml_set_attr(sid, "by", bare);
+	return 0;
+}
+
+/* ---- queries ---- */
+
+struct filter {
+	int64_t		 tmin, tmax;		/* inclusive */
+	char		 with[JID_MAX + 1];	/* "" = anyone */
+	int		 with_full;		/* with a resource: exactly */
+	struct mid	*ids;			/* by time; NULL = any */
+	size_t		 nids;
+};
+
+struct group {
+	size_t		 u0, u1;	/* units [u0, u1): overlapping files */
+	int64_t		 first, last;
+	ssize_t		 count;		/* matching records; -1 not known */
+};
+
+struct qctx {
+	const char	*host, *local;
+	struct scan	 sc;
+	struct group	*g;
+	size_t		 ng;
+	struct filter	 f;
+	int64_t		 cutoff;
+	size_t		 cached;	/* the group in ld, or SIZE_MAX */
+	struct loaded	 ld;
+};
+
+static int
+mid_cmp(const void *a, const void *b)
+{
+	const struct mid *x = a, *y = b;
+
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static const struct mid *
+ids_find(const struct filter *f, int64_t t)
+{
+	struct mid key = { t, 0 };
+
+	return bsearch(&key, f->ids, f->nids, sizeof *f->ids, mid_cmp);
+}
+
+static int
+ids_in_range(const struct filter *f, int64_t lo, int64_t hi)
+{
+	for (size_t i = 0; i < f->nids; i++)
+		if (f->ids[i].t >= lo && f->ids[i].t <= hi)
+			return 1;
+	return 0;
+}
+
+static int
+rec_matches(const struct filter *f, const struct rec *r)
+{
+	size_t wl;
+	const struct mid *m;
+
+	if (r->id.t < f->tmin || r->id.t > f->tmax)
+		return 0;
+	if (f->with[0] != '\0') {
+		/* XEP-0313 4.1.1: a bare JID matches its every resource.
+		 * Stored JIDs are normalised, so bytes compare. */
+		wl = strlen(f->with);
+		if (strncmp(r->with, f->with, wl) != 0 || (r->with[wl] != '\0' &&
+		    (f->with_full || r->with[wl] != '/')))
+			return 0;
+	}
+	if (f->ids != NULL && ((m = ids_find(f, r->id.t)) == NULL ||
+	    m->r != r->id.r))
+		return 0;
+	return 1;
+}
+
+static void
+qctx_free(struct qctx *q)
+{
+	loaded_free(&q->ld);
+	scan_free(&q->sc);
+	free(q->g);
+	free(q->f.ids);
+	q->g = NULL;
+	q->f.ids = NULL;
+}
+
+/* List the archive and group the files whose ranges overlap. */
+static int
+qctx_open(struct qctx *q, const char *host, const char *local)
+{
+	size_t i, j;
+
+	q->host = host;
+	q->local = local;
+	q->cached = SIZE_MAX;
+	q->cutoff = cutoff_us();
+	if (q->f.tmin < q->cutoff)
+		q->f.tmin = q->cutoff;
+	if (scan(host, local, &q->sc) == -1)
+		return -1;
+	q->g = xcalloc(q->sc.n + 1, sizeof *q->g);
+	for (i = 0; i < q->sc.n; i = j) {
+		struct group *g = &q->g[q->ng++];
+		g->u0 = i;
+		g->first = q->sc.u[i].first.t;
+		g->last = q->sc.u[i].last.t;
+		for (j = i + 1; j < q->sc.n && q->sc.u[j].first.t <= g->last; j++)
+			if (q->sc.u[j].last.t > g->last)
+				g->last = q->sc.u[j].last.t;
+		g->u1 = j;
+		g->count = -1;
+	}
+	return 0;
+}
+
+/* The records of a group, sorted and unique (unfiltered); a file that
+ * cannot be read is left out (logged). */
+static const struct recv *
+load_group(struct qctx *q, size_t gi)
+{
+	if (q->cached == gi)
+		return &q->ld.r;
+	loaded_free(&q->ld);
+	for (size_t u = q->g[gi].u0; u < q->g[gi].u1; u++)
+		(void)load_unit(q->host, q->local, &q->sc.u[u], &q->ld);
+	recv_sort_unique(&q->ld.r);
+	q->cached = gi;
+	return &q->ld.r;
+}
+
+static size_t
+group_count(struct qctx *q, size_t gi)
+{
+	struct group *g = &q->g[gi];
+	const struct filter *f = &q->f;
+	const struct recv *rv;
+	size_t n = 0;
+
+	if (g->count >= 0)
+		return (size_t)g->count;
+	if (g->last < f->tmin || g->first > f->tmax ||
+	    (f->ids != NULL && !ids_in_range(f, g->first, g->last)))
+		n = 0;
+	else if (g->u1 - g->u0 == 1 && f->with[0] == '\0' && f->ids == NULL &&
+	    g->first >= f->tmin && g->last <= f->tmax)
+		n = q->sc.u[g->u0].n;	/* the name says it */
+	else {
+		rv = load_group(q, gi);
+		for (size_t i = 0; i < rv->n; i++)
+			n += rec_matches(f, &rv->v[i]);
+	}
+	g->count = (ssize_t)n;
+	return n;
+}
+
+/* Is id in the archive (and not expired), whatever the filter says? */
+static int
+archive_has(struct qctx *q, const struct mid *id)
+{
+	const struct recv *rv;
+	struct rec *r, key;
+
+	if (id->t < q->cutoff)
+		return 0;
+	for (size_t gi = 0; gi < q->ng; gi++) {
+		if (q->g[gi].first > id->t || q->g[gi].last < id->t)
+			continue;
+		rv = load_group(q, gi);
+		key.id = *id;
+		r = bsearch(&key, rv->v, rv->n, sizeof *rv->v, rec_cmp);
+		return r != NULL && r->id.r == id->r;
+	}
+	return 0;
+}
+
+/* Matching records with a time up to t. */
+static size_t
+count_upto(struct qctx *q, int64_t t)
+{
+	const struct recv *rv;
+	size_t n = 0;
+
+	for (size_t gi = 0; gi < q->ng && q->g[gi].first <= t; gi++) {
+		if (q->g[gi].last <= t) {
+			n += group_count(q, gi);
+			continue;
+		}
+		rv = load_group(q, gi);
+		for (size_t i = 0; i < rv->n && rv->v[i].id.t <= t; i++)
+			n += rec_matches(&q->f, &rv->v[i]);
+	}
+	return n;
+}
+
+struct pitem {
+	struct mid	 id;
+	char		*xml;
+	size_t		 len;
+};
+
+struct page {
+	struct pitem	*v;
+	size_t		 n, max, bytes, budget;
+};
+
+/* 0, or -1 when the page is full (by count, or by bytes: a page must fit
+ * in what the connection may queue). */
+static int
+page_add(struct page *pg, const struct rec *r)
+{
+	size_t len = r->xml_len + RESULT_OVERHEAD;
+
+	if (pg->n >= pg->max || (pg->n > 0 && len > pg->budget - pg->bytes))
+		return -1;
+	if (pg->n == 0)
+		pg->v = xcalloc(pg->max, sizeof *pg->v);
+	pg->v[pg->n].id = r->id;
+	pg->v[pg->n].xml = xstrndup(r->xml, r->xml_len);
+	pg->v[pg->n].len = r->xml_len;
+	pg->n++;
+	pg->bytes = len > pg->budget - pg->bytes ? pg->budget : pg->bytes + len;
+	return 0;
+}
+
+static void
+page_free(struct page *pg)
+{
+	for (size_t i = 0; i < pg->n; i++)
+		free(pg->v[i].xml);
+	free(pg->v);
+}
+
+/* The page after time 'after' (skipping 'skip' matches first). */
+static void
+walk_forward(struct qctx *q, int64_t after, size_t skip, struct page *pg)
+{
+	const struct recv *rv;
+	size_t gi, i, cnt;
+
+	for (gi = 0; gi < q->ng && pg->n < pg->max; gi++) {
+		if (q->g[gi].last <= after || (cnt = group_count(q, gi)) == 0)
+			continue;
+		if (q->g[gi].first > after && skip >= cnt) {
+			skip -= cnt;
+			continue;
+		}
+		rv = load_group(q, gi);
+		for (i = 0; i < rv->n; i++) {
+			if (rv->v[i].id.t <= after || !rec_matches(&q->f, &rv->v[i]))
+				continue;
+			if (skip > 0) {
+				skip--;
+				continue;
+			}
+			if (page_add(pg, &rv->v[i]) == -1)
+				return;
+		}
+	}
+}
+
+/* The page that ends just before time 'before', in order. */
+static void
+walk_backward(struct qctx *q, int64_t before, struct page *pg)
+{
+	const struct recv *rv;
+	struct pitem tmp;
+	size_t gi, i;
+	int stop = 0;
+
+	for (gi = q->ng; gi-- > 0 && !stop && pg->n < pg->max;) {
+		if (q->g[gi].first >= before || group_count(q, gi) == 0)
+			continue;
+		rv = load_group(q, gi);
+		for (i = rv->n; i-- > 0;) {
+			if (rv->v[i].id.t >= before || !rec_matches(&q->f, &rv->v[i]))
+				continue;
+			if (page_add(pg, &rv->v[i]) == -1) {
+				stop = 1;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < pg->n / 2; i++) {
+		tmp = pg->v[i];
+		pg->v[i] = pg->v[pg->n - 1 - i];
+		pg->v[pg->n - 1 - i] = tmp;
+	}
+}
+
+/* What a query asked for. */
+struct qreq {
+	const char	*queryid;
+	struct filter	 f;
+	int		 after_id_set, before_id_set;
+	struct mid	 after_id, before_id;
+	size_t		 max;
+	int		 has_after, has_before, has_index, flip;
+	struct mid	 after, before;	/* RSM; before.t 0 = the last page */
+	size_t		 index;
+	const char	*text;		/* for an error reply */
+	char		 textbuf[160];
+};
+
+enum {
+	F_FORM_TYPE, F_WITH, F_START, F_END, F_AFTER_ID, F_BEFORE_ID, F_IDS,
+	F_GROUPCHAT, F_COUNT
+};
+static const char *const field_names[F_COUNT] = {
+	"FORM_TYPE", "with", "start", "end", "after-id", "before-id", "ids",
+	"include-groupchat"
+};
+
+static enum stanza_error
+qerr(struct qreq *qr, enum stanza_error e, const char *fmt, const char *arg)
+{
+	snprintf(qr->textbuf, sizeof qr->textbuf, fmt, arg);
+	qr->text = qr->textbuf;
+	return e;
+}
+
+static enum stanza_error
+form_field(struct qreq *qr, int k, const struct xml_node *fld, size_t nv)
+{
+	const struct xml_node *v = xml_child(fld, "value", NS_XDATA);
+	const char *val = xml_text(v);
+	struct jid j;
+	int64_t t;
+	int whole;
+
+	switch (k) {
+	case F_FORM_TYPE:
+		if (strcmp(val, NS_MAM) != 0)
+			return qerr(qr, ERR_BAD_REQUEST, "FORM_TYPE must be %s",
+			    NS_MAM);
+		break;
+	case F_WITH:
+		if (jid_parse(&j, val) == -1 ||
+		    jid_full(&j, qr->f.with, sizeof qr->f.with) == -1)
+			return qerr(qr, ERR_BAD_REQUEST, "'with' is not a valid "
+			    "JID%s", "");
+		qr->f.with_full = j.resource[0] != '\0';
+		break;
+	case F_START:
+	case F_END:
+		if (parse_datetime(val, &t, &whole) == -1)
+			return qerr(qr, ERR_BAD_REQUEST, "'%s' is not a "
+			    "XEP-0082 date and time", field_names[k]);
+		if (k == F_START && t > qr->f.tmin)
+			qr->f.tmin = t;
+		if (k == F_END) {
+			if (whole)
+				t += US_PER_SEC - 1;
+			if (t < qr->f.tmax)
+				qr->f.tmax = t;
+		}
+		break;
+	case F_AFTER_ID:
+	case F_BEFORE_ID:
+		if (id_parse_str(val, k == F_AFTER_ID ? &qr->after_id :
+		    &qr->before_id) == -1)
+			return qerr(qr, ERR_ITEM_NOT_FOUND, "No message with "
+			    "that '%s' in the archive", field_names[k]);
+		if (k == F_AFTER_ID)
+			qr->after_id_set = 1;
+		else
+			qr->before_id_set = 1;
+		break;
+	case F_IDS:
+		if (nv > setting(S_MAX_PAGE))
+			return qerr(qr, ERR_POLICY_VIOLATION, "More 'ids' than "
+			    "a page holds%s", "");
+		qr->f.ids = xcalloc(nv, sizeof *qr->f.ids);
+		for (; v != NULL; v = xml_next(v, "value", NS_XDATA))
+			if (id_parse_str(xml_text(v),
+			    &qr->f.ids[qr->f.nids++]) == -1)
+				return qerr(qr, ERR_ITEM_NOT_FOUND, "No message "
+				    "with id '%.40s' in the archive", xml_text(v));
+		qsort(qr->f.ids, qr->f.nids, sizeof *qr->f.ids, mid_cmp);
+		break;
+	case F_GROUPCHAT:
+		/* Group chat is never in a user archive here: both
+		 * answers leave the results as they are. */
+		if (strcmp(val, "true") != 0 && strcmp(val, "1") != 0 &&
+		    strcmp(val, "false") != 0 && strcmp(val, "0") != 0)
+			return qerr(qr, ERR_BAD_REQUEST, "'include-groupchat' "
+			    "must be a boolean%s", "");
+		break;
+	}
+	return ERR_NONE;
+}
+
+/* The data form of a query (XEP-0313 4.1). */
+static enum stanza_error
+parse_form(struct qreq *qr, const struct xml_node *x)
+{
+	const struct xml_node *fld, *v;
+	const char *type = xml_attr(x, "type"), *var;
+	unsigned seen = 0;
+	enum stanza_error e;
+	size_t nv;
+	int k;
+
+	if (type != NULL && strcmp(type, "submit") != 0)
+		return qerr(qr, ERR_BAD_REQUEST, "The query form must be of "
+		    "type 'submit'%s", "");
+	for (fld = xml_child(x, "field", NS_XDATA); fld != NULL;
+	    fld = xml_next(fld, "field", NS_XDATA)) {
+		if ((var = xml_attr(fld, "var")) == NULL)
+			return qerr(qr, ERR_BAD_REQUEST, "A form field without "
+			    "'var'%s", "");
+		for (k = 0; k < F_COUNT && strcmp(field_names[k], var) != 0; k++)
+			;
+		if (k == F_COUNT)
+			return qerr(qr, ERR_FEATURE_NOT_IMPLEMENTED, "Unknown "
+			    "field '%.64s'", var);
+		if (seen & (1u << k))
+			return qerr(qr, ERR_BAD_REQUEST, "Field '%s' given twice",
+			    var);
+		seen |= 1u << k;
+		nv = 0;
+		for (v = xml_child(fld, "value", NS_XDATA); v != NULL;
+		    v = xml_next(v, "value", NS_XDATA))
+			nv++;
+		if (nv > 1 && k != F_IDS)
+			return qerr(qr, ERR_BAD_REQUEST, "Field '%s' takes one "
+			    "value", var);
+		if (nv == 0)
+			continue;	/* an empty field filters nothing */
+		if ((e = form_field(qr, k, fld, nv)) != ERR_NONE)
+			return e;
+	}
+	return ERR_NONE;
+}
+
+/* Result Set Management (XEP-0059) in a query. */
+static enum stanza_error
+parse_rsm(struct qreq *qr, const struct xml_node *set)
+{
+	const char *v;
+	unsigned long n;
+	size_t max = setting(S_MAX_PAGE);
+
+	if ((v = xml_child_text(set, "max", NS_RSM)) != NULL) {
+		if (parse_ulong(v, 0, ULONG_MAX, &n) == -1)
+			return qerr(qr, ERR_BAD_REQUEST, "<max/> must be a "
+			    "whole number%s", "");
+		if (n < max)
+			max = n;
+	}
+	qr->max = max;
+	if ((v = xml_child_text(set, "after", NS_RSM)) != NULL) {
+		if (*v == '\0')
+			return qerr(qr, ERR_BAD_REQUEST, "<after/> needs an "
+			    "id%s", "");
+		if (id_parse_str(v, &qr->after) == -1)
+			return qerr(qr, ERR_ITEM_NOT_FOUND, "No message with "
+			    "that id in the archive%s", "");
+		qr->has_after = 1;
+	}
+	if ((v = xml_child_text(set, "before", NS_RSM)) != NULL) {
+		qr->has_before = 1;
+		qr->before.t = INT64_MAX;
+		if (*v != '\0' && id_parse_str(v, &qr->before) == -1)
+			return qerr(qr, ERR_ITEM_NOT_FOUND, "No message with "
+			    "that id in the archive%s", "");
+	}
+	if ((v = xml_child_text(set, "index", NS_RSM)) != NULL) {
+		if (parse_ulong(v, 0, ULONG_MAX, &n) == -1)
+			return qerr(qr, ERR_BAD_REQUEST, "<index/> must be a "
+			    "whole number%s", "");
+		qr->index = n;
+		qr->has_index = 1;
+	}
+	if (qr->has_after && qr->has_before)
+		return qerr(qr, ERR_BAD_REQUEST, "<after/> and <before/> "
+		    "together are not defined; use the after-id and "
+		    "before-id fields%s", "");
+	if (qr->has_index && (qr->has_after || qr->has_before))
+		return qerr(qr, ERR_BAD_REQUEST, "<index/> goes without "
+		    "<after/> and <before/>%s", "");
+	return ERR_NONE;
+}
+
+static enum stanza_error
+parse_query(struct qreq *qr, const struct xml_node *query)
+{
+	const struct xml_node *x, *set;
+	enum stanza_error e;
+
+	memset(qr, 0, sizeof *qr);
+	qr->f.tmin = INT64_MIN;
+	qr->f.tmax = INT64_MAX;
+	qr->max = setting(S_MAX_PAGE);
+	qr->queryid = xml_attr(query, "queryid");
+	if (qr->queryid != NULL && strlen(qr->queryid) > QUERYID_MAX)
+		return qerr(qr, ERR_BAD_REQUEST, "queryid is longer than 256 "
+		    "bytes%s", "");
+	if (xml_attr(query, "node") != NULL)
+		return qerr(qr, ERR_FEATURE_NOT_IMPLEMENTED, "A user archive "
+		    "has no nodes%s", "");
+	if ((x = xml_child(query, "x", NS_XDATA)) != NULL &&
+	    (e = parse_form(qr, x)) != ERR_NONE)
+		return e;
+	if ((set = xml_child(query, "set", NS_RSM)) != NULL &&
+	    (e = parse_rsm(qr, set)) != ERR_NONE)
+		return e;
+	qr->flip = xml_child(query, "flip-page", NS_MAM) != NULL;
+	return ERR_NONE;
+}
+
+static void
+send_result(struct session *s, const char *queryid, const struct pitem *it)
+{
+	char id[ID_LEN + 1], stamp[32], err[128];
+	struct xml_node *m, *res, *fw, *d, *orig;
+
+	id_format(&it->id, id);
+	m = xml_new(xml_arena_new(), "message", NS_CLIENT);
+	xml_set_attr(m, "to", s->full);
+	xml_set_attr(m, "from", s->bare);
+	res = xml_add(m, "result", NS_MAM);
+	if (queryid != NULL)
+		xml_set_attr(res, "queryid", queryid);
+	xml_set_attr(res, "id", id);
+	fw = xml_add(res, "forwarded", NS_FORWARD);
+	d = xml_add(fw, "delay", NS_DELAY);
+	stamp_of(it->id.t, stamp, sizeof stamp);
+	xml_set_attr(d, "stamp", stamp);
+	orig = xml_parse_document(it->xml, it->len, &record_limits, err,
+	    sizeof err);
+	if (orig != NULL && xml_is(orig, "message", NS_CLIENT))
+		xml_append_copy(fw, orig);
+	else	/* XEP-0313 3.2 allows a result without the message */
+		log_warnx("mam: archived message %s of %s is damaged (%s): "
+		    "sent without it", id, s->bare, orig ? "not a message" : err);
+	if (orig != NULL)
+		xml_arena_free(orig->arena);
+	session_send(s, m);
+	xml_arena_free(m->arena);
+}
+
+/* Every id the query names must be in the archive (XEP-0313 4.1.3). */
+static int
+ids_exist(struct qctx *q, const struct qreq *qr)
+{
+	if ((qr->after_id_set && !archive_has(q, &qr->after_id)) ||
+	    (qr->before_id_set && !archive_has(q, &qr->before_id)) ||
+	    (qr->has_after && !archive_has(q, &qr->after)) ||
+	    (qr->has_before && qr->before.t != INT64_MAX &&
+	    !archive_has(q, &qr->before)))
+		return 0;
+	for (size_t i = 0; i < qr->f.nids; i++)
+		if (!archive_has(q, &qr->f.ids[i]))
+			return 0;
+	return 1;
+}
+
+static enum stanza_error
+run_query(struct iq_req *r, struct session *s, struct qreq *qr)
+{
+	const struct config *cfg = server_config();
+	struct qctx q;
+	struct page pg;
+	struct xml_node *reply, *fin, *set, *first;
+	char id[ID_LEN + 1], num[32];
+	size_t total = 0, i0, gi;
+	int complete, backward = qr->has_before;
+
+	memset(&q, 0, sizeof q);
+	memset(&pg, 0, sizeof pg);
+	q.f = qr->f;
+	qr->f.ids = NULL;		/* q owns them now */
+	(void)arch_get(r->to.domain, r->to.local);
+	if (qctx_open(&q, r->to.domain, r->to.local) == -1) {
+		qctx_free(&q);
+		return ERR_INTERNAL_SERVER_ERROR;
+	}
+	if (!ids_exist(&q, qr)) {
+		qctx_free(&q);
+		iq_error(r, ERR_ITEM_NOT_FOUND, "No message with that id in "
+		    "the archive");
+		return ERR_NONE;
+	}
+	if (qr->after_id_set && qr->after_id.t + 1 > q.f.tmin)
+		q.f.tmin = qr->after_id.t + 1;
+	if (qr->before_id_set && qr->before_id.t - 1 < q.f.tmax)
+		q.f.tmax = qr->before_id.t - 1;
+	for (gi = 0; gi < q.ng; gi++)
+		total += group_count(&q, gi);
+
+	pg.max = qr->max;
+	pg.budget = cfg->limits.output_hard_limit / 2;
+	if (backward) {
+		size_t j = qr->before.t == INT64_MAX ? total :
+		    count_upto(&q, qr->before.t - 1);
+		walk_backward(&q, qr->before.t, &pg);
+		i0 = j - pg.n;
+		complete = i0 == 0;
+	} else {
+		i0 = qr->has_index ? qr->index :
+		    qr->has_after ? count_upto(&q, qr->after.t) : 0;
+		if (qr->has_index)
+			walk_forward(&q, INT64_MIN, qr->index, &pg);
+		else
+			walk_forward(&q, qr->has_after ? qr->after.t : INT64_MIN,
+			    0, &pg);
+		complete = i0 + pg.n >= total;
+	}
+	qctx_free(&q);
+
+	for (size_t k = 0; k < pg.n; k++)
+		send_result(s, qr->queryid, &pg.v[qr->flip ? pg.n - 1 - k : k]);
+	reply = iq_result(r);
+	fin = xml_add(reply, "fin", NS_MAM);
+	xml_set_attr(fin, "complete", complete ? "true" : "false");
+	set = xml_add(fin, "set", NS_RSM);
+	if (pg.n > 0) {
+		id_format(&pg.v[0].id, id);
+		first = xml_add_text_child(set, "first", NS_RSM, id);
+		/* Backward pages leave the index out (XEP-0059 lets us):
+		 * clients such as slixmpp take "index + page = count" for
+		 * the end of a backward walk and would stop at once. */
+		if (!backward) {
+			snprintf(num, sizeof num, "%zu", i0);
+			xml_set_attr(first, "index", num);
+		}
+		id_format(&pg.v[pg.n - 1].id, id);
+		xml_add_text_child(set, "last", NS_RSM, id);
+	}
+	snprintf(num, sizeof num, "%zu", total);
+	xml_add_text_child(set, "count", NS_RSM, num);
+	iq_reply(r, reply);
+	log_debug("mam: query of %s: %zu of %zu result(s)%s", s->full, pg.n,
+	    total, complete ? ", complete" : "");
+	page_free(&pg);
+	return ERR_NONE;
+}
+
+/* The fields a query form may have (XEP-0313 4.1.5). */
+static enum stanza_error
+query_form(struct iq_req *r)
+{
+	static const struct {
+		const char *var, *type;
+	} fields[] = {
+		{ "FORM_TYPE", "hidden" }, { "with", "jid-single" },
+		{ "start", "text-single" }, { "end", "text-single" },
+		{ "before-id", "text-single" }, { "after-id", "text-single" },
+		{ "ids", "list-multi" }, { "include-groupchat", "boolean" },
+	};
+	struct xml_node *reply, *x, *f, *v;
+
+	reply = iq_result(r);
+	x = xml_add(xml_add(reply, "query", NS_MAM), "x", NS_XDATA);
+	xml_set_attr(x, "type", "form");
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		f = xml_add(x, "field", NS_XDATA);
+		xml_set_attr(f, "var", fields[i].var);
+		xml_set_attr(f, "type", fields[i].type);
+		if (i == 0)
+			xml_add_text_child(f, "value", NS_XDATA, NS_MAM);
+		if (strcmp(fields[i].var, "ids") == 0) {
+			v = xml_add(f, "validate", NS_XVALIDATE);
+			xml_set_attr(v, "datatype", "xs:string");
+			xml_add(v, "open", NS_XVALIDATE);
+		}
+	}
+	iq_reply(r, reply);
+	return ERR_NONE;
+}
+
+static enum stanza_error
+mam_query(struct iq_req *r)
+{
+	struct qreq qr;
+	struct session *s;
+	enum stanza_error e;
+
+	if (r->where != IQ_TO_SELF)
+		return ERR_FORBIDDEN;	/* XEP-0313 8.1: only one's own */
+	if (r->type == IQ_GET)
+		return query_form(r);
+	s = r->sess != NULL ? r->sess : session_find(r->from_str);
+	if (s == NULL)
+		return ERR_SERVICE_UNAVAILABLE;
+	if ((e = parse_query(&qr, r->payload)) != ERR_NONE) {
+		free(qr.f.ids);
+		iq_error(r, e, qr.text);
+		return ERR_NONE;
+	}
+	return run_query(r, s, &qr);
+}
+
+/* The first and last message of the archive (XEP-0313 5). */
+static enum stanza_error
+mam_metadata(struct iq_req *r)
+{
+	struct qctx q;
+	struct xml_node *reply, *md, *e;
+	const struct recv *rv;
+	char id[ID_LEN + 1], stamp[32];
+	size_t gi, i;
+
+	if (r->where != IQ_TO_SELF)
+		return ERR_FORBIDDEN;
+	memset(&q, 0, sizeof q);
+	q.f.tmin = INT64_MIN;
+	q.f.tmax = INT64_MAX;
+	(void)arch_get(r->to.domain, r->to.local);
+	if (qctx_open(&q, r->to.domain, r->to.local) == -1) {
+		qctx_free(&q);
+		return ERR_INTERNAL_SERVER_ERROR;
+	}
+	reply = iq_result(r);
+	md = xml_add(reply, "metadata", NS_MAM);
+	for (int end = 0; end < 2; end++)
+		for (gi = 0; gi < q.ng; gi++) {
+			size_t g = end ? q.ng - 1 - gi : gi;
+			if (group_count(&q, g) == 0)
+				continue;
+			rv = load_group(&q, g);
+			for (i = 0; i < rv->n; i++) {
+				const struct rec *rec = &rv->v[end ? rv->n - 1 - i : i];
+				if (!rec_matches(&q.f, rec))
+					continue;
+				e = xml_add(md, end ? "end" : "start", NS_MAM);
+				id_format(&rec->id, id);
+				xml_set_attr(e, "id", id);
+				stamp_of(rec->id.t, stamp, sizeof stamp);
+				xml_set_attr(e, "timestamp", stamp);
+				break;
+			}
+			break;
+		}
+	qctx_free(&q);
+	iq_reply(r, reply);
+	return ERR_NONE;
+}
+
+/* ---- disco, accounts, the daily sweep ---- */
+
+static int
+mam_account_info(const struct iq_req *r, const char *node,
+    struct xml_node *q)
+{
+	static const char *const feats[] = { NS_MAM, NS_MAM_EXT, NS_MAM_GCF,
+	    NS_SID };
+
+	/* Only the owner can query the archive: only the owner is told. */
+	if (node != NULL || r->where != IQ_TO_SELF)
+		return 0;
+	for (size_t i = 0; i < sizeof feats / sizeof feats[0]; i++)
+		xml_set_attr(xml_add(q, "feature", NULL), "var", feats[i]);
+	return 0;
+}
+
+static void
+mam_account_deleted(const char *host, const char *local)
+{
+	arch_forget(host, local);
+}
+
+/* Every account of every host, maintained a slice of time per tick, so
+ * that archives nobody touches still expire. */
+static struct {
+	char		**host, **local;
+	size_t		 n, i;
+	int64_t		 next;
+	int		 active;
+} sweep;
+
+static int
+sweep_collect(const char *local, void *arg)
+{
+	if ((sweep.n & (sweep.n - 1)) == 0 || sweep.n == 0) {
+		size_t cap = sweep.n ? sweep.n * 2 : 16;
+		if (cap > SIZE_MAX / sizeof(char *))
+			fatalx("mam: too many accounts");
+		sweep.host = xrealloc(sweep.host, cap * sizeof(char *));
+		sweep.local = xrealloc(sweep.local, cap * sizeof(char *));
+	}
+	sweep.host[sweep.n] = xstrdup(arg);
+	sweep.local[sweep.n++] = xstrdup(local);
+	return 0;
+}
+
+static void
+sweep_free(void)
+{
+	for (size_t i = 0; i < sweep.n; i++) {
+		free(sweep.host[i]);
+		free(sweep.local[i]);
+	}
+	free(sweep.host);
+	free(sweep.local);
+	sweep.host = sweep.local = NULL;
+	sweep.n = sweep.i = 0;
+	sweep.active = 0;
+}
+
+static void
+mam_tick(int64_t now)
+{
+	const struct config *cfg = server_config();
+	const struct host_config *h;
+	struct arch *a, tmp;
+	int64_t start, today = now_us() / DAY_US;
+	size_t i;
+
+	if (!sweep.active) {
+		if (now < sweep.next)
+			return;
+		sweep.next = now + DAY_MS;
+		for (h = cfg->hosts; h != NULL; h = h->next)
+			if (h->enabled && store_list_users(h->name,
+			    sweep_collect, h->name) == -1)
+				log_warn("mam: listing the accounts of %s",
+				    h->name);
+		sweep.active = 1;
+	}
+	start = now_ms();
+	while (sweep.i < sweep.n && now_ms() - start < SWEEP_SLICE_MS) {
+		i = sweep.i++;
+		if ((a = arch_find(sweep.host[i], sweep.local[i])) != NULL) {
+			if (a->day != today)
+				maintain(a);
+			continue;
+		}
+		memset(&tmp, 0, sizeof tmp);
+		tmp.host = sweep.host[i];
+		tmp.local = sweep.local[i];
+		maintain(&tmp);
+	}
+	if (sweep.i >= sweep.n)
+		sweep_free();
+}
+
+static void
+mam_fini(void)
+{
+	while (arch_head != NULL) {
+		struct arch *a = arch_head;
+		arch_unlink(a);
+		arch_free(a);
+	}
+	narch = 0;
+	sweep_free();
+}
+
+static const char *const mam_features[] = { NS_SID, NULL };
+
+static const struct iq_handler mam_iq[] = {
+	{ "query", NS_MAM, IQ_GET | IQ_SET, IQ_TO_SELF | IQ_TO_CONTACT,
+	    mam_query },
+	{ "prefs", NS_MAM, IQ_GET | IQ_SET, IQ_TO_SELF | IQ_TO_CONTACT,
+	    mam_prefs },
+	{ "metadata", NS_MAM, IQ_GET, IQ_TO_SELF | IQ_TO_CONTACT,
+	    mam_metadata },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+const struct module mod_mam = {
+	.name = "mam",
+	.features = mam_features,
+	.iq = mam_iq,
+	.outbound = mam_outbound,
+	.inbound = mam_inbound,
+	.account_info = mam_account_info,
+	.account_deleted = mam_account_deleted,
+	.tick = mam_tick,
+	.fini = mam_fini,
+	.config_check = mam_config_check,
+};

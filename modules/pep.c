@@ -1555,7 +1555,7 @@ n_children(const struct xml_node *n, const char *name, const char *ns)
 }
 
 static void
-vhash(const br_hash_class *const *ctx, const char *s)
+vhash(const br_hash_class **ctx, const char *s)
 {
 	(*ctx)->update(ctx, s, strlen(s));
 	(*ctx)->update(ctx, "<", 1);
@@ -1597,7 +1597,7 @@ vform_type(const struct xml_node *x, int *bad)
 }
 
 static void
-vhash_form(const br_hash_class *const *ctx, const struct vform *vf)
+vhash_form(const br_hash_class **ctx, const struct vform *vf)
 {
 	const struct xml_node *f, *v, **fields;
 	const char **vals;
@@ -1732,4 +1732,1339 @@ caps_take_nodes(struct caps *c, const struct xml_node *q)
 		c->nodes[n++] = xstrndup(var, len);
 	}
 	c->nnodes = n;
+}
+
+/* ---- the resources an online owner hears of ---- */
+
+/* An available resource whose presence the owner received (a contact's),
+ * or one of the owner's own sessions. */
+struct contact {
+	char	*jid;		/* full JID */
+	char	*key;		/* its caps key; NULL: it announced none */
+	char	*sent;		/* key whose nodes have had their last items */
+};
+
+struct owner {
+	char		*bare;
+	struct contact	*c;
+	size_t		 n, cap;
+	struct owner	*next;
+};
+
+static struct owner	*owners[OWNER_BUCKETS];
+
+static struct owner *
+owner_find(const char *bare)
+{
+	struct owner *o;
+
+	for (o = owners[str_hash(bare, OWNER_BUCKETS)]; o != NULL; o = o->next)
+		if (strcmp(o->bare, bare) == 0)
+			return o;
+	return NULL;
+}
+
+static struct owner *
+owner_get(const char *bare)
+{
+	struct owner *o = owner_find(bare);
+	unsigned h;
+
+	if (o != NULL)
+		return o;
+	h = str_hash(bare, OWNER_BUCKETS);
+	o = xcalloc(1, sizeof *o);
+	o->bare = xstrdup(bare);
+	o->next = owners[h];
+	owners[h] = o;
+	return o;
+}
+
+static void
+contact_clear(struct contact *k)
+{
+	free(k->jid);
+	free(k->key);
+	free(k->sent);
+}
+
+static void
+owner_drop(const char *bare)
+{
+	struct owner **op, *o;
+
+	for (op = &owners[str_hash(bare, OWNER_BUCKETS)]; (o = *op) != NULL;
+	    op = &o->next)
+		if (strcmp(o->bare, bare) == 0) {
+			*op = o->next;
+			for (size_t i = 0; i < o->n; i++)
+				contact_clear(&o->c[i]);
+			free(o->c);
+			free(o->bare);
+			free(o);
+			return;
+		}
+}
+
+static struct contact *
+contact_find(struct owner *o, const char *jid)
+{
+	for (size_t i = 0; o != NULL && i < o->n; i++)
+		if (strcmp(o->c[i].jid, jid) == 0)
+			return &o->c[i];
+	return NULL;
+}
+
+static struct contact *
+contact_add(struct owner *o, const char *jid)
+{
+	if (o->n == o->cap) {
+		o->cap = o->cap ? 2 * o->cap : 8;
+		o->c = xrealloc(o->c, o->cap * sizeof *o->c);
+	}
+	memset(&o->c[o->n], 0, sizeof o->c[o->n]);
+	o->c[o->n].jid = xstrdup(jid);
+	return &o->c[o->n++];
+}
+
+/* Forget jid (a full JID), or every resource of it when it is bare. */
+static void
+contact_drop(struct owner *o, const char *jid)
+{
+	int bare = strchr(jid, '/') == NULL;
+	size_t len = strlen(jid);
+
+	for (size_t i = 0; i < o->n; ) {
+		const char *k = o->c[i].jid;
+		if (bare ? strncmp(k, jid, len) == 0 && k[len] == '/' :
+		    strcmp(k, jid) == 0) {
+			contact_clear(&o->c[i]);
+			o->c[i] = o->c[--o->n];
+		} else
+			i++;
+	}
+}
+
+/* ---- sending notifications ---- */
+
+/* Recipients of one notification, copied: sending may end sessions and
+ * change every table here, so the list is made first. */
+struct rcpt {
+	char	*jid;
+	int	 contact;	/* a presence subscriber: gets a replyto */
+};
+
+struct rlist {
+	struct rcpt	*v;
+	size_t		 n, cap;
+};
+
+static int
+rlist_has(const struct rlist *rl, const char *jid)
+{
+	for (size_t i = 0; i < rl->n; i++)
+		if (strcmp(rl->v[i].jid, jid) == 0)
+			return 1;
+	return 0;
+}
+
+/* Is a full JID of bare in the list? */
+static int
+rlist_has_resource_of(const struct rlist *rl, const char *bare)
+{
+	size_t len = strlen(bare);
+
+	for (size_t i = 0; i < rl->n; i++)
+		if (strncmp(rl->v[i].jid, bare, len) == 0 &&
+		    rl->v[i].jid[len] == '/')
+			return 1;
+	return 0;
+}
+
+static void
+rlist_add(struct rlist *rl, const char *jid, int contact)
+{
+	if (rlist_has(rl, jid))
+		return;
+	if (rl->n == rl->cap) {
+		rl->cap = rl->cap ? 2 * rl->cap : 8;
+		rl->v = xrealloc(rl->v, rl->cap * sizeof *rl->v);
+	}
+	rl->v[rl->n].jid = xstrdup(jid);
+	rl->v[rl->n++].contact = contact;
+}
+
+static void
+rlist_free(struct rlist *rl)
+{
+	for (size_t i = 0; i < rl->n; i++)
+		free(rl->v[i].jid);
+	free(rl->v);
+	memset(rl, 0, sizeof *rl);
+}
+
+static int
+is_presence_subscriber(struct actx *a, const char *bare)
+{
+	struct xml_node *it = actx_item(a, bare);
+
+	return it != NULL && (roster_sub(it) & SUB_FROM) != 0;
+}
+
+/*
+ * Who hears of a change to node p (name: node, for the view nodes that
+ * have no file): interested resources of the owner and of contacts that
+ * may see the node, then explicit subscriptions.
+ */
+static void
+recipients(struct actx *a, const struct pnode *p, const struct nconf *c,
+    const char *node, struct rlist *rl)
+{
+	struct owner *o = owner_find(a->bare);
+	char bare[JID_MAX + 1];
+
+	for (size_t i = 0; o != NULL && i < o->n; i++) {
+		struct contact *k = &o->c[i];
+		if (k->key == NULL || !caps_wants(caps_find(k->key), node) ||
+		    bare_of(k->jid, bare, sizeof bare) == -1)
+			continue;
+		if (strcmp(bare, a->bare) == 0)
+			rlist_add(rl, k->jid, 0);
+		else if (p != NULL && may_access(a, p, c, bare, NULL))
+			rlist_add(rl, k->jid, is_presence_subscriber(a, bare));
+	}
+	if (p == NULL)
+		return;
+	for (struct xml_node *s = xml_child(p->root, "subscription", NS_STORE);
+	    s != NULL; s = xml_next(s, "subscription", NS_STORE)) {
+		const char *j = xml_attr(s, "jid");
+		if (j == NULL || bare_of(j, bare, sizeof bare) == -1 ||
+		    !may_access(a, p, c, bare, NULL))
+			continue;
+		/* XEP-0163 4.3.3: a bare subscription goes to the resources
+		 * that asked for it when we know of any. */
+		if (strchr(j, '/') == NULL && rlist_has_resource_of(rl, j))
+			continue;
+		rlist_add(rl, j, is_presence_subscriber(a, bare));
+	}
+}
+
+/*
+ * Send <event/> to every recipient from the owner's bare JID.  publisher
+ * (the publishing full JID) becomes a XEP-0033 replyto for presence
+ * subscribers (XEP-0163 4.3.1); stamp, when set, a XEP-0203 delay.
+ */
+static void
+send_event(const char *owner, const struct rlist *rl,
+    const struct xml_node *event, int normal, const char *publisher,
+    const char *stamp)
+{
+	char id[32];
+
+	for (size_t i = 0; i < rl->n; i++) {
+		struct xml_node *m = xml_new(xml_arena_new(), "message", NS_CLIENT);
+		make_id(id, sizeof id);
+		xml_set_attr(m, "from", owner);
+		xml_set_attr(m, "to", rl->v[i].jid);
+		xml_set_attr(m, "type", normal ? "normal" : "headline");
+		xml_set_attr(m, "id", id);
+		xml_append_copy(m, event);
+		if (publisher != NULL && rl->v[i].contact) {
+			struct xml_node *ad = xml_add(m, "addresses", NS_ADDRESS);
+			struct xml_node *adr = xml_add(ad, "address", NULL);
+			xml_set_attr(adr, "type", "replyto");
+			xml_set_attr(adr, "jid", publisher);
+		}
+		if (stamp != NULL) {
+			struct xml_node *d = xml_add(m, "delay", NS_DELAY);
+			xml_set_attr(d, "from", owner);
+			xml_set_attr(d, "stamp", stamp);
+		}
+		route(m);
+		xml_arena_free(m->arena);
+	}
+}
+
+/* A new <event/> in its own arena, with <items node=''/> when items. */
+static struct xml_node *
+event_new(const char *node, const char *what, struct xml_node **inner)
+{
+	struct xml_node *ev = xml_new(xml_arena_new(), "event", NS_PUBSUB_EVENT);
+
+	*inner = xml_add(ev, what, NULL);
+	xml_set_attr(*inner, "node", node);
+	return ev;
+}
+
+/* Add an <item/> (stored form: id, stamp, payload) under parent, in
+ * parent's namespace, with or without its payload. */
+static struct xml_node *
+add_item(struct xml_node *parent, const struct xml_node *stored, int payload)
+{
+	struct xml_node *it = xml_add(parent, "item", NULL), *pl;
+
+	xml_set_attr(it, "id", xml_attr(stored, "id"));
+	if (payload && (pl = xml_first_element(stored)) != NULL)
+		xml_append_copy(it, pl);
+	return it;
+}
+
+/* Notify everybody of an event on p (built by the caller). */
+static void
+notify(struct actx *a, const struct pnode *p, const struct nconf *c,
+    const struct xml_node *event, const char *publisher)
+{
+	struct rlist rl = { NULL, 0, 0 };
+
+	if (!c->deliver_notifications)
+		return;
+	recipients(a, p, c, p->name, &rl);
+	send_event(a->bare, &rl, event, c->notif_type == 1, publisher, NULL);
+	rlist_free(&rl);
+}
+
+static void
+notify_item(struct actx *a, const struct pnode *p, const struct nconf *c,
+    const struct xml_node *stored, const char *publisher)
+{
+	struct xml_node *items, *ev = event_new(p->name, "items", &items);
+
+	add_item(items, stored, c->deliver_payloads);
+	notify(a, p, c, ev, publisher);
+	xml_arena_free(ev->arena);
+}
+
+static void
+notify_retract(struct actx *a, const struct pnode *p, const struct nconf *c,
+    const char *id)
+{
+	struct xml_node *items, *ev = event_new(p->name, "items", &items);
+
+	xml_set_attr(xml_add(items, "retract", NULL), "id", id);
+	notify(a, p, c, ev, NULL);
+	xml_arena_free(ev->arena);
+}
+
+static void
+notify_simple(struct actx *a, const struct pnode *p, const struct nconf *c,
+    const char *what)
+{
+	struct xml_node *inner, *ev = event_new(p->name, what, &inner);
+
+	notify(a, p, c, ev, NULL);
+	xml_arena_free(ev->arena);
+}
+
+/* ---- last items for resources that become interested ---- */
+
+static void	legacy_send(struct actx *, const char *to, const char *stamp);
+
+/* The last item of node for jid (a resource of who), if it may have it
+ * and the node sends last items on presence. */
+static void
+send_last(struct actx *a, const char *node, const char *jid, const char *who)
+{
+	struct xml_node *items, *ev, *it;
+	struct rlist rl = { NULL, 0, 0 };
+	struct nconf c;
+	struct pnode p;
+
+	if (strcmp(node, NS_LEGACY_BM) == 0) {
+		/* The bookmarks view: whitelist, the owner alone. */
+		if (strcmp(who, a->bare) == 0)
+			legacy_send(a, jid, NULL);
+		return;
+	}
+	if (node_load(a->host, a->local, node, &p) != 1)
+		return;
+	conf_read(&p, &c);
+	if (c.deliver_notifications && c.send_last == SL_ON_SUB_AND_PRESENCE &&
+	    (it = item_last(&p)) != NULL && may_access(a, &p, &c, who, NULL)) {
+		ev = event_new(p.name, "items", &items);
+		add_item(items, it, c.deliver_payloads);
+		rlist_add(&rl, jid, 0);
+		send_event(a->bare, &rl, ev, c.notif_type == 1, NULL,
+		    xml_attr(it, "stamp"));
+		rlist_free(&rl);
+		xml_arena_free(ev->arena);
+	}
+	node_free(&p);
+}
+
+/*
+ * A resource of owner_bare has (new) capabilities we know: send it the
+ * last item of each node it now wants and did not want before.
+ */
+static void
+deliver_last(const char *owner_bare, const char *jid)
+{
+	struct contact *k = contact_find(owner_find(owner_bare), jid);
+	struct caps *c, *old;
+	char **want, who[JID_MAX + 1], ob[JID_MAX + 1], j[JID_MAX + 1];
+	size_t nwant = 0;
+	struct jid oj;
+	struct actx a;
+
+	if (k == NULL || k->key == NULL || (c = caps_find(k->key)) == NULL ||
+	    !c->known || (k->sent != NULL && strcmp(k->sent, k->key) == 0))
+		return;
+	old = k->sent != NULL ? caps_find(k->sent) : NULL;
+	want = xcalloc(c->nnodes + 1, sizeof *want);
+	for (size_t i = 0; i < c->nnodes; i++)
+		if (!caps_wants(old, c->nodes[i]))
+			want[nwant++] = xstrdup(c->nodes[i]);
+	free(k->sent);
+	k->sent = xstrdup(k->key);
+	/* From here on k and the owner may go away: work on copies. */
+	if (strlcpy_ok(ob, owner_bare, sizeof ob) == 0 &&
+	    strlcpy_ok(j, jid, sizeof j) == 0 && jid_parse(&oj, ob) == 0 &&
+	    bare_of(j, who, sizeof who) == 0) {
+		actx_init(&a, oj.domain, oj.local);
+		for (size_t i = 0; i < nwant; i++)
+			send_last(&a, want[i], j, who);
+		actx_free(&a);
+	}
+	for (size_t i = 0; i < nwant; i++)
+		free(want[i]);
+	free(want);
+}
+
+/* Every resource waiting for key gets its last items. */
+static void
+caps_resolved(const char *key)
+{
+	struct rlist pairs = { NULL, 0, 0 };	/* owner, then jid */
+
+	for (size_t b = 0; b < OWNER_BUCKETS; b++)
+		for (struct owner *o = owners[b]; o != NULL; o = o->next)
+			for (size_t i = 0; i < o->n; i++)
+				if (o->c[i].key != NULL &&
+				    strcmp(o->c[i].key, key) == 0) {
+					/* Not rlist_add: pairs may repeat. */
+					if (pairs.n + 2 > pairs.cap) {
+						pairs.cap = pairs.cap ? 2 * pairs.cap : 8;
+						pairs.v = xrealloc(pairs.v,
+						    pairs.cap * sizeof *pairs.v);
+					}
+					pairs.v[pairs.n++].jid = xstrdup(o->bare);
+					pairs.v[pairs.n++].jid = xstrdup(o->c[i].jid);
+				}
+	for (size_t i = 0; i + 1 < pairs.n; i += 2)
+		deliver_last(pairs.v[i].jid, pairs.v[i + 1].jid);
+	rlist_free(&pairs);
+}
+
+/* ---- asking for capabilities ---- */
+
+static void
+caps_send_query(struct caps *c, const char *from)
+{
+	struct xml_node *iq = xml_new(xml_arena_new(), "iq", NS_CLIENT), *q;
+	char node[NODE_NAME_MAX + 512];
+
+	snprintf(c->qid, sizeof c->qid, "pep-caps-%llu",
+	    (unsigned long long)++query_seq);
+	c->sent = now_ms();
+	c->tries++;
+	xml_set_attr(iq, "type", "get");
+	xml_set_attr(iq, "id", c->qid);
+	xml_set_attr(iq, "from", from);
+	xml_set_attr(iq, "to", c->asked);
+	q = xml_add(iq, "query", NS_DISCO_INFO);
+	if ((size_t)snprintf(node, sizeof node, "%s#%s", c->cnode, c->ver) <
+	    sizeof node)
+		xml_set_attr(q, "node", node);
+	log_debug("pep: asking %s about caps %s", c->asked, c->ver);
+	route(iq);
+	xml_arena_free(iq->arena);
+}
+
+/* Start resolving key by asking jid (from owner_bare). */
+static void
+caps_start(const char *key, const char *hash, const char *cnode,
+    const char *ver, const char *jid, const char *owner_bare)
+{
+	struct caps *c;
+	unsigned h;
+
+	if (npending >= CAPS_PENDING_MAX)
+		return;		/* the next presence tries again */
+	if (ncaps >= CAPS_MAX)
+		caps_evict();
+	c = xcalloc(1, sizeof *c);
+	c->key = xstrdup(key);
+	c->hash = hash != NULL ? xstrdup(hash) : NULL;
+	c->cnode = xstrdup(cnode);
+	c->ver = xstrdup(ver);
+	c->asked = xstrdup(jid);
+	c->seq = ++caps_seq;
+	h = str_hash(key, CAPS_BUCKETS);
+	c->next = caps_tab[h];
+	caps_tab[h] = c;
+	ncaps++;
+	npending++;
+	caps_send_query(c, owner_bare);
+}
+
+/*
+ * A query failed (error, timeout, wrong hash): ask another resource that
+ * announced the same verifiable 'ver' (XEP-0115 5.4), a few times, then
+ * forget the entry (the next presence with it starts again).
+ */
+static void
+caps_failed(struct caps *c)
+{
+	if (c->hash != NULL && c->tries < CAPS_TRIES)
+		for (size_t b = 0; b < OWNER_BUCKETS; b++)
+			for (struct owner *o = owners[b]; o != NULL; o = o->next)
+				for (size_t i = 0; i < o->n; i++) {
+					struct contact *k = &o->c[i];
+					if (k->key == NULL || strcmp(k->key, c->key) != 0 ||
+					    strcmp(k->jid, c->asked) == 0)
+						continue;
+					free(c->asked);
+					c->asked = xstrdup(k->jid);
+					caps_send_query(c, o->bare);
+					return;
+				}
+	caps_remove(c);
+}
+
+/* The answer to a caps query. */
+static void
+caps_answer(struct caps *c, const struct xml_node *st)
+{
+	const char *type = xml_attr(st, "type");
+	const struct xml_node *q = xml_child(st, "query", NS_DISCO_INFO);
+	char ver[B64_LEN(64) + 1], key[JID_MAX + 1];
+
+	if (strcmp(type, "result") != 0 || q == NULL) {
+		log_debug("pep: no caps from %s", c->asked);
+		caps_failed(c);
+		return;
+	}
+	if (c->hash != NULL && (caps_compute(q, caps_hash_class(c->hash), ver,
+	    sizeof ver) == -1 || strcmp(ver, c->ver) != 0)) {
+		log_info("pep: the disco#info of %s does not hash to its caps "
+		    "ver %s; not used", c->asked, c->ver);
+		caps_failed(c);
+		return;
+	}
+	caps_take_nodes(c, q);
+	c->known = 1;
+	npending--;
+	c->seq = ++caps_seq;
+	snprintf(key, sizeof key, "%s", c->key);
+	caps_resolved(key);
+}
+
+/*
+ * The caps key of a presence from jid: 1 with key set, 0 without a <c/>
+ * (or an unusable one).  hash is NULL for a JID-bound key.
+ */
+static int
+caps_key(const struct xml_node *p, const char *jid, char *key, size_t keylen,
+    const char **hash, const char **cnode, const char **ver)
+{
+	const struct xml_node *c = xml_child(p, "c", NS_CAPS);
+	int r;
+
+	if (c == NULL)
+		return 0;
+	*hash = xml_attr(c, "hash");
+	*cnode = xml_attr(c, "node");
+	*ver = xml_attr(c, "ver");
+	if (*cnode == NULL || *ver == NULL || **ver == '\0' ||
+	    strlen(*ver) > 256 || strlen(*cnode) > NODE_NAME_MAX ||
+	    strchr(*ver, ' ') != NULL)
+		return 0;
+	if (caps_hash_class(*hash) != NULL)
+		r = snprintf(key, keylen, "%s %s", *hash, *ver);
+	else {
+		/* Legacy or unknown hash: good for this JID only (5.4). */
+		*hash = NULL;
+		r = snprintf(key, keylen, "%s %s#%s", jid, *cnode, *ver);
+	}
+	return r > 0 && (size_t)r < keylen;
+}
+
+/*
+ * An available (or unavailable) presence of jid (a full JID) reached the
+ * online owner owner_bare, or came from one of its own sessions.
+ */
+static void
+track(const char *owner_bare, const char *jid, const struct xml_node *p,
+    int available)
+{
+	char key[2 * JID_MAX + 600];
+	const char *hash = NULL, *cnode = NULL, *ver = NULL;
+	struct owner *o = owner_find(owner_bare);
+	struct contact *k;
+	struct caps *c;
+	int have;
+
+	if (!available) {
+		if (o != NULL)
+			contact_drop(o, jid);
+		return;
+	}
+	if (strchr(jid, '/') == NULL || user_find(owner_bare) == NULL)
+		return;
+	have = caps_key(p, jid, key, sizeof key, &hash, &cnode, &ver);
+	if (o == NULL)
+		o = owner_get(owner_bare);
+	if ((k = contact_find(o, jid)) == NULL) {
+		if (o->n >= CONTACTS_MAX) {
+			log_debug("pep: %s hears of too many resources; %s "
+			    "not tracked", owner_bare, jid);
+			return;
+		}
+		k = contact_add(o, jid);
+	}
+	/* No <c/> now: the last one holds (XEP-0115 6.4). */
+	if (have && (k->key == NULL || strcmp(k->key, key) != 0)) {
+		free(k->key);
+		k->key = xstrdup(key);
+	}
+	if (k->key == NULL)
+		return;
+	if ((c = caps_find(k->key)) == NULL) {
+		if (have && strcmp(k->key, key) == 0)
+			caps_start(key, hash, cnode, ver, jid, owner_bare);
+		return;
+	}
+	if (c->known)
+		deliver_last(owner_bare, jid);
+}
+
+/* ---- requests ---- */
+
+/* One pubsub request on an account. */
+struct preq {
+	struct iq_req	*r;
+	const char	*host, *local;		/* the owner */
+	char		 who[JID_MAX + 1];	/* the requester, bare */
+	int		 is_owner;
+	struct actx	 a;
+};
+
+static void
+preq_init(struct preq *q, struct iq_req *r)
+{
+	memset(q, 0, sizeof *q);
+	q->r = r;
+	q->host = r->to.domain;
+	q->local = r->to.local;
+	actx_init(&q->a, q->host, q->local);
+	if (jid_bare(&r->from, q->who, sizeof q->who) == -1)
+		q->who[0] = '\0';
+	q->is_owner = strcmp(q->who, q->a.bare) == 0;
+}
+
+/* The NodeID of el: NULL after sending the error when it has none. */
+static const char *
+need_node(struct preq *q, const struct xml_node *el, enum stanza_error *sent)
+{
+	const char *node = xml_attr(el, "node");
+
+	if (node == NULL || *node == '\0') {
+		*sent = fail(q->r, ERR_BAD_REQUEST, "nodeid-required", NULL);
+		return NULL;
+	}
+	if (strlen(node) > NODE_NAME_MAX) {
+		*sent = fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
+		    "The node name is too long");
+		return NULL;
+	}
+	return node;
+}
+
+static enum stanza_error
+internal(struct preq *q)
+{
+	return fail(q->r, ERR_INTERNAL_SERVER_ERROR, NULL, NULL);
+}
+
+/* A result with <pubsub xmlns=ns/> in it. */
+static struct xml_node *
+pubsub_result(struct preq *q, const char *ns, struct xml_node **ps)
+{
+	struct xml_node *reply = iq_result(q->r);
+
+	*ps = xml_add(reply, "pubsub", ns);
+	return reply;
+}
+
+static int	 is_view(const char *node);
+static enum stanza_error view_publish(struct preq *, const struct xml_node *item,
+		    const struct xml_node *opts);
+static enum stanza_error view_items(struct preq *, const struct xml_node *items);
+static void	 legacy_changed(struct actx *);
+
+/*
+ * The item of a publish request: exactly one <item/> with exactly one
+ * payload element and a sensible id.  NULL after sending the error.
+ */
+static const struct xml_node *
+publish_item(struct preq *q, const struct xml_node *pub, enum stanza_error *sent)
+{
+	const struct xml_node *it = NULL, *c;
+	const char *id;
+	size_t n = 0;
+
+	for (c = xml_first_element(pub); c != NULL; c = xml_next(c, NULL, NULL)) {
+		if (!xml_is(c, "item", NS_PUBSUB)) {
+			*sent = fail(q->r, ERR_BAD_REQUEST, NULL,
+			    "<publish/> holds only an <item/>");
+			return NULL;
+		}
+		it = c;
+		n++;
+	}
+	if (n == 0) {
+		*sent = fail(q->r, ERR_BAD_REQUEST, "item-required", NULL);
+		return NULL;
+	}
+	if (n > 1) {
+		*sent = fail(q->r, ERR_BAD_REQUEST, "invalid-payload",
+		    "Publish one item at a time");
+		return NULL;
+	}
+	c = xml_first_element(it);
+	if (c == NULL) {
+		*sent = fail(q->r, ERR_BAD_REQUEST, "payload-required", NULL);
+		return NULL;
+	}
+	if (xml_next(c, NULL, NULL) != NULL) {
+		*sent = fail(q->r, ERR_BAD_REQUEST, "invalid-payload",
+		    "An item holds exactly one payload element");
+		return NULL;
+	}
+	id = xml_attr(it, "id");
+	if (id != NULL && (*id == '\0' || strlen(id) > ITEM_ID_MAX)) {
+		*sent = fail(q->r, ERR_BAD_REQUEST, NULL,
+		    "The item id is empty or too long");
+		return NULL;
+	}
+	return it;
+}
+
+/*
+ * publish-options (XEP-0060 7.1.5, XEP-0223): opts is the
+ * <publish-options/> element or NULL.  For an existing node (exists) the
+ * fields are preconditions on cur; for a new one they are its
+ * configuration (cur is changed).  0, or -1 with pe filled.
+ */
+static int
+check_options(const struct xml_node *opts, int exists, struct nconf *cur,
+    struct perr *pe)
+{
+	const struct xml_node *x;
+	struct nconf want;
+	unsigned given;
+
+	if (opts == NULL || (x = xml_first_element(opts)) == NULL)
+		return 0;
+	if (xml_next(x, NULL, NULL) != NULL || !xml_is(x, "x", NS_XDATA)) {
+		perr_set(pe, ERR_BAD_REQUEST, NULL,
+		    "<publish-options/> holds one data form");
+		return -1;
+	}
+	want = *cur;
+	if (conf_apply_form(x, NS_PUBOPT, &want, &given, pe) == -1) {
+		if (pe->e == ERR_BAD_REQUEST)
+			return -1;
+		/* Unknown fields and values we cannot have: the node can
+		 * never match (7.1.5: reject unknown fields). */
+		perr_set(pe, ERR_CONFLICT, "precondition-not-met", pe->text);
+		return -1;
+	}
+	if (!exists) {
+		*cur = want;
+		return 0;
+	}
+	if (!conf_matches(cur, &want, given)) {
+		perr_set(pe, ERR_CONFLICT, "precondition-not-met",
+		    "The node's configuration differs from the publish-options");
+		return -1;
+	}
+	return 0;
+}
+
+/* The stored form of a published item; -1 if larger than allowed. */
+static struct xml_node *
+stored_item(struct pnode *p, const struct xml_node *it, const char *id)
+{
+	struct xml_node *si;
+	char stamp[32];
+	struct buf b;
+
+	now_stamp(stamp, sizeof stamp);
+	si = xml_add(p->root, "item", NS_STORE);
+	xml_set_attr(si, "id", id);
+	xml_set_attr(si, "stamp", stamp);
+	xml_append_copy(si, xml_first_element(it));
+	buf_init(&b, setting(S_MAX_ITEM_SIZE));
+	if (xml_serialize(si, &b, NULL) == -1) {
+		buf_free(&b);
+		xml_remove(si);
+		return NULL;
+	}
+	buf_free(&b);
+	return si;
+}
+
+static enum stanza_error
+do_publish(struct preq *q, const struct xml_node *pub,
+    const struct xml_node *opts)
+{
+	const struct xml_node *it;
+	struct xml_node *si, *old, *reply, *ps, *pe_el;
+	const char *node, *id;
+	char genid[32];
+	enum stanza_error sent = ERR_NONE;
+	struct nconf c;
+	struct pnode p;
+	struct perr pe;
+	int rc;
+
+	if (!q->is_owner)
+		return fail(q->r, ERR_FORBIDDEN, NULL, NULL);
+	if ((node = need_node(q, pub, &sent)) == NULL ||
+	    (it = publish_item(q, pub, &sent)) == NULL)
+		return sent;
+	if (is_view(node))
+		return view_publish(q, it, opts);
+	if ((rc = node_load(q->host, q->local, node, &p)) == -1)
+		return internal(q);
+	if (rc == 0)
+		node_new(&p, node);
+	conf_read(&p, &c);
+	if (check_options(opts, rc == 1, &c, &pe) == -1) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	if (rc == 0) {
+		conf_write(&p, &c);
+		conf_read(&p, &c);
+	}
+	if ((id = xml_attr(it, "id")) == NULL) {
+		do
+			make_id(genid, sizeof genid);
+		while (item_find(&p, genid) != NULL);
+		id = genid;
+	}
+	old = item_find(&p, id);
+	if ((si = stored_item(&p, it, id)) == NULL) {
+		log_info("pep: %s@%s: item for '%s' refused, larger than "
+		    "max_item_size (%zu bytes)", q->local, q->host, node,
+		    setting(S_MAX_ITEM_SIZE));
+		node_free(&p);
+		return fail(q->r, ERR_NOT_ACCEPTABLE, "payload-too-big", NULL);
+	}
+	if (old != NULL)
+		xml_remove(old);	/* republished: now the newest */
+	trim_items(&p, &c);
+	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	reply = pubsub_result(q, NS_PUBSUB, &ps);
+	pe_el = xml_add(ps, "publish", NULL);
+	xml_set_attr(pe_el, "node", node);
+	xml_set_attr(xml_add(pe_el, "item", NULL), "id", id);
+	iq_reply(q->r, reply);
+	notify_item(&q->a, &p, &c, si, q->r->from_str);
+	if (strcmp(node, NS_BOOKMARKS) == 0)
+		legacy_changed(&q->a);
+	node_free(&p);
+	return ERR_NONE;
+}
+
+/* The node of a request, loaded: NULL after sending the error when it
+ * cannot be (no node attribute, no such node, unreadable). */
+static int
+load_for(struct preq *q, const struct xml_node *el, struct pnode *p,
+    const char **node, enum stanza_error *sent)
+{
+	int rc;
+
+	if ((*node = need_node(q, el, sent)) == NULL)
+		return -1;
+	if ((rc = node_load(q->host, q->local, *node, p)) == -1) {
+		*sent = internal(q);
+		return -1;
+	}
+	if (rc == 0) {
+		*sent = fail(q->r, ERR_ITEM_NOT_FOUND, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static enum stanza_error
+do_items(struct preq *q, const struct xml_node *items)
+{
+	const struct xml_node *want;
+	struct xml_node *reply, *ps, *out, *it;
+	const char *node, *mi = xml_attr(items, "max_items");
+	enum stanza_error sent = ERR_NONE;
+	size_t max = 0, total, skip = 0, k = 0;
+	struct nconf c;
+	struct pnode p;
+	struct perr pe;
+
+	if (mi != NULL && (parse_count(mi, &max) == -1 || max == 0))
+		return fail(q->r, ERR_BAD_REQUEST, NULL,
+		    "max_items must be a positive number");
+	if ((node = need_node(q, items, &sent)) == NULL)
+		return sent;
+	if (is_view(node))
+		return view_items(q, items);
+	if (load_for(q, items, &p, &node, &sent) == -1)
+		return sent;
+	conf_read(&p, &c);
+	if (!may_access(&q->a, &p, &c, q->who, &pe)) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	reply = pubsub_result(q, NS_PUBSUB, &ps);
+	out = xml_add(ps, "items", NULL);
+	xml_set_attr(out, "node", node);
+	want = xml_child(items, "item", NS_PUBSUB);
+	total = item_count(&p);
+	if (want == NULL && max > 0 && max < total)
+		skip = total - max;	/* the N most recent (6.5.7) */
+	for (it = item_first(&p); it != NULL; it = item_next(it), k++) {
+		if (k < skip)
+			continue;
+		if (want != NULL) {
+			const struct xml_node *w;
+			for (w = want; w != NULL; w = xml_next(w, "item", NS_PUBSUB))
+				if (xml_attr(w, "id") != NULL &&
+				    strcmp(xml_attr(w, "id"), xml_attr(it, "id")) == 0)
+					break;
+			if (w == NULL)
+				continue;
+		}
+		add_item(out, it, 1);
+	}
+	iq_reply(q->r, reply);
+	node_free(&p);
+	return ERR_NONE;
+}
+
+static enum stanza_error
+do_retract(struct preq *q, const struct xml_node *ret)
+{
+	const struct xml_node *it, *c;
+	const char *node, *id, *nt = xml_attr(ret, "notify");
+	enum stanza_error sent = ERR_NONE;
+	struct xml_node *old;
+	struct nconf conf;
+	struct pnode p;
+	struct perr pe;
+	int n = 0, want_notify = nt != NULL ? parse_bool(nt) : 0;
+
+	if (!q->is_owner)
+		return fail(q->r, ERR_FORBIDDEN, NULL, NULL);
+	if (want_notify == -1)
+		return fail(q->r, ERR_BAD_REQUEST, NULL,
+		    "notify must be a boolean");
+	if ((node = need_node(q, ret, &sent)) == NULL)
+		return sent;
+	for (c = xml_first_element(ret), it = NULL; c != NULL;
+	    c = xml_next(c, NULL, NULL)) {
+		if (!xml_is(c, "item", NS_PUBSUB))
+			return fail(q->r, ERR_BAD_REQUEST, NULL,
+			    "<retract/> holds only an <item/>");
+		it = c;
+		n++;
+	}
+	if (n == 0 || (id = xml_attr(it, "id")) == NULL || *id == '\0')
+		return fail(q->r, ERR_BAD_REQUEST, "item-required", NULL);
+	if (n > 1)
+		return fail(q->r, ERR_BAD_REQUEST, NULL,
+		    "Retract one item at a time");
+	if (is_view(node))
+		return fail(q->r, ERR_NOT_ALLOWED, NULL, "storage:bookmarks "
+		    "shows urn:xmpp:bookmarks:1; retract from that node");
+	if (load_for(q, ret, &p, &node, &sent) == -1)
+		return sent;
+	if ((old = item_find(&p, id)) == NULL) {
+		node_free(&p);
+		return fail(q->r, ERR_ITEM_NOT_FOUND, NULL, NULL);
+	}
+	conf_read(&p, &conf);
+	xml_remove(old);
+	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	iq_ok(q->r);
+	if (want_notify || conf.notify_retract)
+		notify_retract(&q->a, &p, &conf, id);
+	if (strcmp(node, NS_BOOKMARKS) == 0)
+		legacy_changed(&q->a);
+	node_free(&p);
+	return ERR_NONE;
+}
+
+/* Apply the form of a <configure/> to c; -1 with pe filled. */
+static int
+configure_form(const struct xml_node *cfg, struct nconf *c, struct perr *pe)
+{
+	const struct xml_node *x;
+	unsigned given;
+
+	if (cfg == NULL || (x = xml_first_element(cfg)) == NULL)
+		return 0;
+	if (xml_next(x, NULL, NULL) != NULL || !xml_is(x, "x", NS_XDATA)) {
+		perr_set(pe, ERR_BAD_REQUEST, NULL,
+		    "<configure/> holds one data form");
+		return -1;
+	}
+	return conf_apply_form(x, NS_NODE_CONFIG, c, &given, pe);
+}
+
+static enum stanza_error
+do_create(struct preq *q, const struct xml_node *cr, const struct xml_node *cfg)
+{
+	const char *node = xml_attr(cr, "node");
+	struct nconf c;
+	struct pnode p;
+	struct perr pe;
+	int rc, view;
+
+	if (!q->is_owner)
+		return fail(q->r, ERR_FORBIDDEN, NULL, NULL);
+	if (node == NULL || *node == '\0')
+		return fail(q->r, ERR_NOT_ACCEPTABLE, "nodeid-required", NULL);
+	if (strlen(node) > NODE_NAME_MAX)
+		return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
+		    "The node name is too long");
+	if (cfg != NULL && xml_attr(cfg, "node") != NULL)
+		return fail(q->r, ERR_BAD_REQUEST, NULL,
+		    "<configure/> after <create/> names no node");
+	if ((view = is_view(node)) != 0)
+		node = NS_BOOKMARKS;	/* the view is made of that node */
+	if ((rc = node_load(q->host, q->local, node, &p)) == -1)
+		return internal(q);
+	if (rc == 1) {
+		node_free(&p);
+		return fail(q->r, ERR_CONFLICT, NULL, NULL);
+	}
+	node_new(&p, node);
+	conf_read(&p, &c);
+	if (view) {
+		/* Private to the owner and holding every room (XEP-0402). */
+		c.access = ACC_WHITELIST;
+		c.max_items = 0;
+		c.send_last = SL_NEVER;
+	}
+	if (configure_form(cfg, &c, &pe) == -1) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	conf_write(&p, &c);
+	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	node_free(&p);
+	return iq_ok(q->r);
+}
+
+static struct xml_node *
+find_subscription(const struct pnode *p, const char *jid)
+{
+	for (struct xml_node *s = xml_child(p->root, "subscription", NS_STORE);
+	    s != NULL; s = xml_next(s, "subscription", NS_STORE))
+		if (xml_attr(s, "jid") != NULL && strcmp(xml_attr(s, "jid"), jid) == 0)
+			return s;
+	return NULL;
+}
+
+static size_t
+count_named(const struct pnode *p, const char *name)
+{
+	size_t n = 0;
+
+	for (struct xml_node *s = xml_child(p->root, name, NS_STORE); s != NULL;
+	    s = xml_next(s, name, NS_STORE))
+		n++;
+	return n;
+}
+
+static void
+subscription_el(struct xml_node *parent, const char *node, const char *jid,
+    const char *subid, const char *state)
+{
+	struct xml_node *s = xml_add(parent, "subscription", NULL);
+
+	if (node != NULL)
+		xml_set_attr(s, "node", node);
+	xml_set_attr(s, "jid", jid);
+	if (subid != NULL)
+		xml_set_attr(s, "subid", subid);
+	xml_set_attr(s, "subscription", state);
+}
+
+/* The 'jid' of a (un)subscribe request, normalised; NULL after sending
+ * the error.  It must be the requester's own (6.1.3.1). */
+static const char *
+sub_jid(struct preq *q, const struct xml_node *el, char *out, size_t outlen,
+    enum stanza_error mismatch, enum stanza_error *sent)
+{
+	const char *j = xml_attr(el, "jid");
+	char b[JID_MAX + 1];
+
+	if (j == NULL || jid_normalize(j, out, outlen) == -1 ||
+	    bare_of(out, b, sizeof b) == -1) {
+		*sent = fail(q->r, ERR_BAD_REQUEST, "invalid-jid", NULL);
+		return NULL;
+	}
+	if (strcmp(b, q->who) != 0) {
+		*sent = mismatch == ERR_FORBIDDEN ?
+		    fail(q->r, ERR_FORBIDDEN, NULL, NULL) :
+		    fail(q->r, ERR_BAD_REQUEST, "invalid-jid", NULL);
+		return NULL;
+	}
+	return out;
+}
+
+static enum stanza_error
+do_subscribe(struct preq *q, const struct xml_node *sub,
+    const struct xml_node *opts)
+{
+	const char *node, *jid;
+	char jbuf[JID_MAX + 1], subid[32];
+	enum stanza_error sent = ERR_NONE;
+	struct xml_node *reply, *ps, *s, *last;
+	struct nconf c;
+	struct pnode p;
+	struct perr pe;
+	int fresh = 0;
+
+	if ((node = need_node(q, sub, &sent)) == NULL ||
+	    (jid = sub_jid(q, sub, jbuf, sizeof jbuf, ERR_BAD_REQUEST, &sent)) == NULL)
+		return sent;
+	if (opts != NULL && xml_first_element(opts) != NULL)
+		return unsupported(q->r, "subscription-options");
+	if (is_view(node)) {
+		/* The owner hears of it through its caps; nobody else may. */
+		if (!q->is_owner)
+			return fail(q->r, ERR_NOT_ALLOWED, "closed-node", NULL);
+		reply = pubsub_result(q, NS_PUBSUB, &ps);
+		subscription_el(ps, node, jid, NULL, "subscribed");
+		iq_reply(q->r, reply);
+		return ERR_NONE;
+	}
+	if (load_for(q, sub, &p, &node, &sent) == -1)
+		return sent;
+	conf_read(&p, &c);
+	if (!may_access(&q->a, &p, &c, q->who, &pe)) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	if ((s = find_subscription(&p, jid)) == NULL) {
+		if (count_named(&p, "subscription") >= MAX_SUBSCRIPTIONS) {
+			node_free(&p);
+			return fail(q->r, ERR_POLICY_VIOLATION,
+			    "too-many-subscriptions", NULL);
+		}
+		make_id(subid, sizeof subid);
+		s = xml_add(p.root, "subscription", NS_STORE);
+		xml_set_attr(s, "jid", jid);
+		xml_set_attr(s, "subid", subid);
+		if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+			node_free(&p);
+			return send_perr(q->r, &pe);
+		}
+		fresh = 1;
+	}
+	/* Not multi-subscribe: a second request gets the current state. */
+	reply = pubsub_result(q, NS_PUBSUB, &ps);
+	subscription_el(ps, node, jid, xml_attr(s, "subid"), "subscribed");
+	iq_reply(q->r, reply);
+	if (fresh && c.send_last != SL_NEVER && c.deliver_notifications &&
+	    (last = item_last(&p)) != NULL) {
+		struct rlist rl = { NULL, 0, 0 };
+		struct xml_node *items, *ev = event_new(node, "items", &items);
+		add_item(items, last, c.deliver_payloads);
+		rlist_add(&rl, jid, 0);
+		send_event(q->a.bare, &rl, ev, c.notif_type == 1, NULL,
+		    xml_attr(last, "stamp"));
+		rlist_free(&rl);
+		xml_arena_free(ev->arena);
+	}
+	node_free(&p);
+	return ERR_NONE;
+}
+
+static enum stanza_error
+do_unsubscribe(struct preq *q, const struct xml_node *un)
+{
+	const char *node, *jid, *subid = xml_attr(un, "subid");
+	char jbuf[JID_MAX + 1];
+	enum stanza_error sent = ERR_NONE;
+	struct xml_node *s;
+	struct pnode p;
+	struct perr pe;
+
+	if ((node = need_node(q, un, &sent)) == NULL ||
+	    (jid = sub_jid(q, un, jbuf, sizeof jbuf, ERR_FORBIDDEN, &sent)) == NULL)
+		return sent;
+	if (is_view(node))
+		return q->is_owner ? iq_ok(q->r) :
+		    fail(q->r, ERR_UNEXPECTED_REQUEST, "not-subscribed", NULL);
+	if (load_for(q, un, &p, &node, &sent) == -1)
+		return sent;
+	if ((s = find_subscription(&p, jid)) == NULL) {
+		node_free(&p);
+		return fail(q->r, ERR_UNEXPECTED_REQUEST, "not-subscribed", NULL);
+	}
+	if (subid != NULL && (xml_attr(s, "subid") == NULL ||
+	    strcmp(subid, xml_attr(s, "subid")) != 0)) {
+		node_free(&p);
+		return fail(q->r, ERR_NOT_ACCEPTABLE, "invalid-subid", NULL);
+	}
+	xml_remove(s);
+	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	node_free(&p);
+	return iq_ok(q->r);
+}
+
+/* Lists over every node: the requester's subscriptions or affiliations. */
+struct list_ctx {
+	struct preq	*q;
+	struct xml_node	*out;
+	const char	*only;		/* a node, or NULL for all */
+	int		 found;		/* 'only' exists */
+	int		 affiliations;
+};
+
+static int
+list_one(struct pnode *p, void *arg)
+{
+	struct list_ctx *l = arg;
+	struct preq *q = l->q;
+	char b[JID_MAX + 1];
+
+	if (l->only != NULL && strcmp(l->only, p->name) != 0)
+		return 0;
+	l->found = 1;
+	if (l->affiliations) {
+		const char *aff = q->is_owner ? "owner" : affiliation_of(p, q->who);
+		if (aff != NULL) {
+			struct xml_node *a = xml_add(l->out, "affiliation", NULL);
+			xml_set_attr(a, "node", p->name);
+			xml_set_attr(a, "affiliation", aff);
+		}
+		return 0;
+	}
+	for (struct xml_node *s = xml_child(p->root, "subscription", NS_STORE);
+	    s != NULL; s = xml_next(s, "subscription", NS_STORE)) {
+		const char *j = xml_attr(s, "jid");
+		if (j != NULL && bare_of(j, b, sizeof b) == 0 &&
+		    strcmp(b, q->who) == 0)
+			subscription_el(l->out, p->name, j, xml_attr(s, "subid"),
+			    "subscribed");
+	}
+	return 0;
+}
+
+static enum stanza_error
+do_list(struct preq *q, const struct xml_node *el, int affiliations)
+{
+	struct xml_node *reply, *ps;
+	struct list_ctx l;
+
+	memset(&l, 0, sizeof l);
+	l.q = q;
+	l.only = xml_attr(el, "node");
+	l.affiliations = affiliations;
+	reply = pubsub_result(q, NS_PUBSUB, &ps);
+	l.out = xml_add(ps, affiliations ? "affiliations" : "subscriptions", NULL);
+	if (l.only != NULL)
+		xml_set_attr(l.out, "node", l.only);
+	nodes_each(q->host, q->local, list_one, &l);
+	if (l.only != NULL && !l.found) {
+		xml_arena_free(reply->arena);
+		return fail(q->r, ERR_ITEM_NOT_FOUND, NULL, NULL);
+	}
+	iq_reply(q->r, reply);
+	return ERR_NONE;
+}
+
+/* The action of a <pubsub/> and what may follow it. */
+static int
+split_request(const struct xml_node *ps, const char *ns,
+    const struct xml_node **act, const struct xml_node **extra)
+{
+	const struct xml_node *c = xml_first_element(ps), *d;
+
+	*act = c;
+	*extra = NULL;
+	if (c == NULL || strcmp(c->ns, ns) != 0)
+		return -1;
+	if ((d = xml_next(c, NULL, NULL)) == NULL)
+		return 0;
+	if (strcmp(d->ns, ns) != 0 || xml_next(d, NULL, NULL) != NULL)
+		return -1;
+	if ((strcmp(c->name, "publish") == 0 && strcmp(d->name, "publish-options") == 0) ||
+	    (strcmp(c->name, "create") == 0 && strcmp(d->name, "configure") == 0) ||
+	    (strcmp(c->name, "subscribe") == 0 && strcmp(d->name, "options") == 0)) {
+		*extra = d;
+		return 0;
+	}
+	return -1;
+}
+
+static enum stanza_error
+pubsub_iq(struct iq_req *r)
+{
+	const struct xml_node *act, *extra;
+	struct preq q;
+	enum stanza_error e;
+	int get = r->type == IQ_GET;
+	const char *n;
+
+	if (split_request(r->payload, NS_PUBSUB, &act, &extra) == -1)
+		return fail(r, ERR_BAD_REQUEST, NULL,
+		    "<pubsub/> holds one action (and its options)");
+	preq_init(&q, r);
+	n = act->name;
+	if (get && strcmp(n, "items") == 0)
+		e = do_items(&q, act);
+	else if (get && strcmp(n, "subscriptions") == 0)
+		e = do_list(&q, act, 0);
+	else if (get && strcmp(n, "affiliations") == 0)
+		e = do_list(&q, act, 1);
+	else if (!get && strcmp(n, "publish") == 0)
+		e = do_publish(&q, act, extra);
+	else if (!get && strcmp(n, "retract") == 0)
+		e = do_retract(&q, act);
+	else if (!get && strcmp(n, "create") == 0)
+		e = do_create(&q, act, extra);
+	else if (!get && strcmp(n, "subscribe") == 0)
+		e = do_subscribe(&q, act, extra);
+	else if (!get && strcmp(n, "unsubscribe") == 0)
+		e = do_unsubscribe(&q, act);
+	else if (strcmp(n, "options") == 0 || strcmp(n, "default") == 0)
+		e = unsupported(r, "subscription-options");
+	else if (strcmp(n, "items") == 0 || strcmp(n, "subscriptions") == 0 ||
+	    strcmp(n, "affiliations") == 0 || strcmp(n, "publish") == 0 ||
+	    strcmp(n, "retract") == 0 || strcmp(n, "create") == 0 ||
+	    strcmp(n, "subscribe") == 0 || strcmp(n, "unsubscribe") == 0)
+		e = fail(r, ERR_BAD_REQUEST, NULL, get ?
+		    "This action needs an IQ of type 'set'" :
+		    "This action needs an IQ of type 'get'");
+	else
+		e = fail(r, ERR_FEATURE_NOT_IMPLEMENTED, NULL, NULL);
+	actx_free(&q.a);
+	return e;
 }

@@ -270,3 +270,64 @@ def test_spoofed_from_on_incoming_stream():
             assert not [e for e in bob.take_all() if e.findtext(C('body')) == 'spoof']
     finally:
         dns.stop()
+
+
+def _ca_pair(secure_auth=False, trusted=True):
+    """Two servers with certificates from one throwaway CA, each trusting it
+    (or, with trusted=False, trusting nothing)."""
+    from test_ops import CA
+    import tempfile
+    ca = CA()
+    d = tempfile.mkdtemp(prefix='xmppd-s2s-')
+    capath = os.path.join(d, 'ca.pem')
+    from cryptography.hazmat.primitives import serialization
+    open(capath, 'wb').write(ca.cert.public_bytes(serialization.Encoding.PEM))
+    other = CA()                  # an authority nobody's certificate comes from
+    otherpath = os.path.join(d, 'other.pem')
+    open(otherpath, 'wb').write(other.cert.public_bytes(serialization.Encoding.PEM))
+    sa, sb = free_port(), free_port()
+    dns = Dns(srv=[('_xmpp-server._tcp.a.test', 'xmpp-a.test', sa),
+                   ('_xmpp-server._tcp.b.test', 'xmpp-b.test', sb)],
+              hosts=[('xmpp-a.test', '127.0.0.1'), ('xmpp-b.test', '127.0.0.1')])
+    servers = []
+    for host, user, port in (('a.test', 'alice', sa), ('b.test', 'bob', sb)):
+        crt, key, _ = ca.leaf(d, host, tag=host)
+        tls = {'certificate': crt, 'key': key, 'ca_file': capath if trusted else otherpath}
+        extra = {'s2s_secure_auth': 'true'} if secure_auth else {}
+        servers.append(_server(host, user, port, dns.port, tls=tls, server=extra))
+    for s in servers:
+        s.start()
+    return dns, servers[0], servers[1], d
+
+
+def test_sasl_external_with_trusted_certificates():
+    dns, a, b, d = _ca_pair()
+    try:
+        with a, b:
+            alice = _login(a, 'alice', 'a.test', 'pc')
+            bob = _login(b, 'bob', 'b.test', 'phone')
+            alice.send("<message to='bob@b.test/phone' type='chat'><body>by cert</body></message>")
+            bob.expect(_is_msg('by cert'), timeout=10)
+            bob.send("<message to='alice@a.test/pc' type='chat'><body>back</body></message>")
+            alice.expect(_is_msg('back'), timeout=10)
+            for log in (a.log(), b.log()):
+                assert 'authenticated by certificate (SASL EXTERNAL)' in log, log[-3000:]
+                assert 'verified by dialback' not in log, log[-3000:]
+    finally:
+        dns.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_secure_auth_refuses_untrusted_peers():
+    """s2s_secure_auth: a peer whose certificate does not chain to our
+    anchors is refused; the sender gets remote-server-not-found."""
+    dns, a, b, d = _ca_pair(secure_auth=True, trusted=False)
+    try:
+        with a, b:
+            alice = _login(a, 'alice', 'a.test', 'pc')
+            e = _bounce(alice, 'bob@b.test', 'remote-server-not-found', timeout=20)
+            assert 's2s_secure_auth' in (e.findtext('.//' + '{urn:ietf:params:xml:ns:xmpp-stanzas}text')
+                                         or ''), e
+    finally:
+        dns.stop()
+        shutil.rmtree(d, ignore_errors=True)
