@@ -3068,3 +3068,401 @@ pubsub_iq(struct iq_req *r)
 	actx_free(&q.a);
 	return e;
 }
+
+/* ---- owner requests (pubsub#owner) ---- */
+
+/* The configuration the storage:bookmarks view shows. */
+static void
+view_conf(struct nconf *c)
+{
+	memset(c, 0, sizeof *c);
+	c->access = ACC_WHITELIST;
+	c->max_items = 1;
+	c->send_last = SL_ON_SUB_AND_PRESENCE;
+	c->deliver_notifications = c->deliver_payloads = 1;
+	c->notify_retract = c->notify_delete = 1;
+	c->title = c->description = "";
+}
+
+static enum stanza_error
+configure_get(struct preq *q, const struct xml_node *el)
+{
+	struct xml_node *reply, *ps, *cf;
+	enum stanza_error sent = ERR_NONE;
+	const char *node;
+	struct nconf c;
+	struct pnode p;
+	int have = 0;
+
+	if ((node = need_node(q, el, &sent)) == NULL)
+		return sent;
+	if (is_view(node))
+		view_conf(&c);
+	else {
+		if (load_for(q, el, &p, &node, &sent) == -1)
+			return sent;
+		conf_read(&p, &c);
+		have = 1;
+	}
+	reply = pubsub_result(q, NS_PUBSUB_OWNER, &ps);
+	cf = xml_add(ps, "configure", NULL);
+	xml_set_attr(cf, "node", node);
+	(void)actx_item(&q->a, q->a.bare);	/* load the roster for groups */
+	conf_form(cf, "form", &c, q->a.state == 1 ? &q->a.r : NULL);
+	iq_reply(q->r, reply);
+	if (have)
+		node_free(&p);
+	return ERR_NONE;
+}
+
+static enum stanza_error
+configure_set(struct preq *q, const struct xml_node *el)
+{
+	const struct xml_node *x = xml_first_element(el);
+	enum stanza_error sent = ERR_NONE;
+	const char *node, *type;
+	struct nconf c, want;
+	struct pnode p;
+	struct perr pe;
+	unsigned given;
+
+	if ((node = need_node(q, el, &sent)) == NULL)
+		return sent;
+	if (x == NULL || !xml_is(x, "x", NS_XDATA) || xml_next(x, NULL, NULL) != NULL)
+		return fail(q->r, ERR_BAD_REQUEST, NULL,
+		    "<configure/> holds one data form");
+	type = xml_attr(x, "type");
+	if (type != NULL && strcmp(type, "cancel") == 0)
+		return iq_ok(q->r);	/* 8.2.4: the configuration stays */
+	if (is_view(node)) {
+		view_conf(&c);
+		want = c;
+		if (conf_apply_form(x, NS_NODE_CONFIG, &want, &given, &pe) == -1)
+			return send_perr(q->r, &pe);
+		if (!conf_matches(&c, &want, given))
+			return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
+			    "storage:bookmarks shows urn:xmpp:bookmarks:1 and "
+			    "cannot be configured");
+		return iq_ok(q->r);
+	}
+	if (load_for(q, el, &p, &node, &sent) == -1)
+		return sent;
+	conf_read(&p, &c);
+	if (conf_apply_form(x, NS_NODE_CONFIG, &c, &given, &pe) == -1) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	conf_write(&p, &c);
+	conf_read(&p, &c);
+	trim_items(&p, &c);
+	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	node_free(&p);
+	return iq_ok(q->r);
+}
+
+static enum stanza_error
+default_get(struct preq *q, const struct xml_node *el)
+{
+	const char *type = xml_attr(el, "type");
+	struct xml_node *reply, *ps, *d;
+	struct nconf c;
+	struct pnode p;
+
+	if (xml_attr(el, "node") != NULL)
+		return fail(q->r, ERR_BAD_REQUEST, NULL,
+		    "<default/> names no node");
+	if (type != NULL && strcmp(type, "leaf") != 0)
+		return unsupported(q->r, "collections");
+	node_new(&p, "default");
+	conf_read(&p, &c);
+	reply = pubsub_result(q, NS_PUBSUB_OWNER, &ps);
+	d = xml_add(ps, "default", NULL);
+	conf_form(d, "form", &c, NULL);
+	iq_reply(q->r, reply);
+	node_free(&p);
+	return ERR_NONE;
+}
+
+static enum stanza_error
+do_delete(struct preq *q, const struct xml_node *el)
+{
+	enum stanza_error sent = ERR_NONE;
+	struct xml_node *inner, *ev;
+	struct rlist rl = { NULL, 0, 0 };
+	const char *node;
+	struct nconf c;
+	struct pnode p;
+
+	if ((node = need_node(q, el, &sent)) == NULL)
+		return sent;
+	if (is_view(node))
+		return fail(q->r, ERR_NOT_ALLOWED, NULL, "storage:bookmarks "
+		    "shows urn:xmpp:bookmarks:1; delete that node");
+	if (load_for(q, el, &p, &node, &sent) == -1)
+		return sent;
+	conf_read(&p, &c);
+	/* Who to tell, from the subscriptions the file holds. */
+	if (c.notify_delete && c.deliver_notifications)
+		recipients(&q->a, &p, &c, p.name, &rl);
+	if (node_remove(q->host, q->local, &p) == -1) {
+		rlist_free(&rl);
+		node_free(&p);
+		return internal(q);
+	}
+	iq_ok(q->r);
+	ev = event_new(p.name, "delete", &inner);
+	send_event(q->a.bare, &rl, ev, c.notif_type == 1, NULL, NULL);
+	xml_arena_free(ev->arena);
+	rlist_free(&rl);
+	if (strcmp(node, NS_BOOKMARKS) == 0)
+		legacy_changed(&q->a);
+	node_free(&p);
+	return ERR_NONE;
+}
+
+static enum stanza_error
+do_purge(struct preq *q, const struct xml_node *el)
+{
+	enum stanza_error sent = ERR_NONE;
+	struct xml_node *it;
+	const char *node;
+	struct nconf c;
+	struct pnode p;
+	struct perr pe;
+
+	if ((node = need_node(q, el, &sent)) == NULL)
+		return sent;
+	if (is_view(node))
+		return fail(q->r, ERR_NOT_ALLOWED, NULL, "storage:bookmarks "
+		    "shows urn:xmpp:bookmarks:1; purge that node");
+	if (load_for(q, el, &p, &node, &sent) == -1)
+		return sent;
+	conf_read(&p, &c);
+	while ((it = item_first(&p)) != NULL)
+		xml_remove(it);
+	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	iq_ok(q->r);
+	if (c.notify_retract)
+		notify_simple(&q->a, &p, &c, "purge");
+	if (strcmp(node, NS_BOOKMARKS) == 0)
+		legacy_changed(&q->a);
+	node_free(&p);
+	return ERR_NONE;
+}
+
+static const char *const affiliation_names[] = {
+	"none", "member", "publisher", "outcast", NULL
+};
+
+static enum stanza_error
+affiliations_owner(struct preq *q, const struct xml_node *el, int set)
+{
+	enum stanza_error sent = ERR_NONE;
+	struct xml_node *reply, *ps, *out, *a, *n, *next;
+	const struct xml_node *c;
+	const char *node;
+	char b[JID_MAX + 1];
+	struct pnode p;
+	struct perr pe;
+
+	if ((node = need_node(q, el, &sent)) == NULL)
+		return sent;
+	if (is_view(node))
+		return set ? fail(q->r, ERR_NOT_ALLOWED, NULL, "storage:bookmarks "
+		    "is the owner's alone") : fail(q->r, ERR_ITEM_NOT_FOUND, NULL,
+		    NULL);
+	if (load_for(q, el, &p, &node, &sent) == -1)
+		return sent;
+	if (!set) {
+		reply = pubsub_result(q, NS_PUBSUB_OWNER, &ps);
+		out = xml_add(ps, "affiliations", NULL);
+		xml_set_attr(out, "node", node);
+		a = xml_add(out, "affiliation", NULL);
+		xml_set_attr(a, "jid", q->a.bare);
+		xml_set_attr(a, "affiliation", "owner");
+		for (n = xml_child(p.root, "affiliation", NS_STORE); n != NULL;
+		    n = xml_next(n, "affiliation", NS_STORE)) {
+			a = xml_add(out, "affiliation", NULL);
+			xml_set_attr(a, "jid", xml_attr(n, "jid"));
+			xml_set_attr(a, "affiliation", xml_attr(n, "affiliation"));
+		}
+		iq_reply(q->r, reply);
+		node_free(&p);
+		return ERR_NONE;
+	}
+	/* Check everything before changing anything. */
+	for (c = xml_first_element(el); c != NULL; c = xml_next(c, NULL, NULL)) {
+		const char *aff = xml_attr(c, "affiliation");
+		if (!xml_is(c, "affiliation", NS_PUBSUB_OWNER) ||
+		    bare_of(xml_attr(c, "jid"), b, sizeof b) == -1 || aff == NULL) {
+			node_free(&p);
+			return fail(q->r, ERR_BAD_REQUEST, NULL,
+			    "Each <affiliation/> needs a valid jid and an affiliation");
+		}
+		if (name_index(affiliation_names, aff) == -1 ||
+		    strcmp(b, q->a.bare) == 0) {
+			node_free(&p);
+			return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
+			    "Affiliations: none, member, publisher or outcast, "
+			    "and the owner stays owner");
+		}
+	}
+	for (c = xml_first_element(el); c != NULL; c = xml_next(c, NULL, NULL)) {
+		const char *aff = xml_attr(c, "affiliation");
+		bare_of(xml_attr(c, "jid"), b, sizeof b);
+		for (n = xml_child(p.root, "affiliation", NS_STORE); n != NULL; n = next) {
+			next = xml_next(n, "affiliation", NS_STORE);
+			if (strcmp(xml_attr(n, "jid"), b) == 0)
+				xml_remove(n);
+		}
+		if (strcmp(aff, "none") == 0)
+			continue;
+		if (count_named(&p, "affiliation") >= MAX_AFFILIATIONS) {
+			node_free(&p);
+			return fail(q->r, ERR_POLICY_VIOLATION, NULL,
+			    "Too many affiliations on one node");
+		}
+		a = xml_add(p.root, "affiliation", NS_STORE);
+		xml_set_attr(a, "jid", b);
+		xml_set_attr(a, "affiliation", aff);
+		if (strcmp(aff, "outcast") == 0) {
+			/* An outcast is no subscriber either (4.1). */
+			char sb[JID_MAX + 1];
+			for (n = xml_child(p.root, "subscription", NS_STORE); n != NULL;
+			    n = next) {
+				next = xml_next(n, "subscription", NS_STORE);
+				if (bare_of(xml_attr(n, "jid"), sb, sizeof sb) == 0 &&
+				    strcmp(sb, b) == 0)
+					xml_remove(n);
+			}
+		}
+	}
+	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	node_free(&p);
+	return iq_ok(q->r);
+}
+
+static enum stanza_error
+subscriptions_owner(struct preq *q, const struct xml_node *el, int set)
+{
+	enum stanza_error sent = ERR_NONE;
+	struct xml_node *reply, *ps, *out, *n, *next;
+	const struct xml_node *c;
+	const char *node;
+	char j[JID_MAX + 1], subid[32];
+	struct pnode p;
+	struct perr pe;
+
+	if ((node = need_node(q, el, &sent)) == NULL)
+		return sent;
+	if (is_view(node))
+		return set ? fail(q->r, ERR_NOT_ALLOWED, NULL, "storage:bookmarks "
+		    "is the owner's alone") : fail(q->r, ERR_ITEM_NOT_FOUND, NULL,
+		    NULL);
+	if (load_for(q, el, &p, &node, &sent) == -1)
+		return sent;
+	if (!set) {
+		reply = pubsub_result(q, NS_PUBSUB_OWNER, &ps);
+		out = xml_add(ps, "subscriptions", NULL);
+		xml_set_attr(out, "node", node);
+		for (n = xml_child(p.root, "subscription", NS_STORE); n != NULL;
+		    n = xml_next(n, "subscription", NS_STORE))
+			subscription_el(out, NULL, xml_attr(n, "jid"),
+			    xml_attr(n, "subid"), "subscribed");
+		iq_reply(q->r, reply);
+		node_free(&p);
+		return ERR_NONE;
+	}
+	for (c = xml_first_element(el); c != NULL; c = xml_next(c, NULL, NULL)) {
+		const char *st = xml_attr(c, "subscription"), *jid = xml_attr(c, "jid");
+		if (!xml_is(c, "subscription", NS_PUBSUB_OWNER) || jid == NULL ||
+		    jid_normalize(jid, j, sizeof j) == -1 || st == NULL) {
+			node_free(&p);
+			return fail(q->r, ERR_BAD_REQUEST, NULL,
+			    "Each <subscription/> needs a valid jid and a state");
+		}
+		if (strcmp(st, "none") != 0 && strcmp(st, "subscribed") != 0) {
+			node_free(&p);
+			return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
+			    "Subscription states: none or subscribed");
+		}
+	}
+	for (c = xml_first_element(el); c != NULL; c = xml_next(c, NULL, NULL)) {
+		jid_normalize(xml_attr(c, "jid"), j, sizeof j);
+		if (strcmp(xml_attr(c, "subscription"), "none") == 0) {
+			for (n = xml_child(p.root, "subscription", NS_STORE); n != NULL;
+			    n = next) {
+				next = xml_next(n, "subscription", NS_STORE);
+				if (strcmp(xml_attr(n, "jid"), j) == 0)
+					xml_remove(n);
+			}
+			continue;
+		}
+		if (find_subscription(&p, j) != NULL)
+			continue;
+		if (count_named(&p, "subscription") >= MAX_SUBSCRIPTIONS) {
+			node_free(&p);
+			return fail(q->r, ERR_POLICY_VIOLATION,
+			    "too-many-subscriptions", NULL);
+		}
+		make_id(subid, sizeof subid);
+		n = xml_add(p.root, "subscription", NS_STORE);
+		xml_set_attr(n, "jid", j);
+		xml_set_attr(n, "subid", subid);
+	}
+	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		node_free(&p);
+		return send_perr(q->r, &pe);
+	}
+	node_free(&p);
+	return iq_ok(q->r);
+}
+
+static enum stanza_error
+owner_iq(struct iq_req *r)
+{
+	const struct xml_node *act, *extra;
+	struct preq q;
+	enum stanza_error e;
+	int get = r->type == IQ_GET;
+	const char *n;
+
+	if (split_request(r->payload, NS_PUBSUB_OWNER, &act, &extra) == -1 ||
+	    extra != NULL)
+		return fail(r, ERR_BAD_REQUEST, NULL,
+		    "<pubsub/> holds one action");
+	preq_init(&q, r);
+	n = act->name;
+	if (!q.is_owner)
+		e = fail(r, ERR_FORBIDDEN, NULL, NULL);
+	else if (strcmp(n, "configure") == 0)
+		e = get ? configure_get(&q, act) : configure_set(&q, act);
+	else if (get && strcmp(n, "default") == 0)
+		e = default_get(&q, act);
+	else if (!get && strcmp(n, "delete") == 0)
+		e = do_delete(&q, act);
+	else if (!get && strcmp(n, "purge") == 0)
+		e = do_purge(&q, act);
+	else if (strcmp(n, "affiliations") == 0)
+		e = affiliations_owner(&q, act, !get);
+	else if (strcmp(n, "subscriptions") == 0)
+		e = subscriptions_owner(&q, act, !get);
+	else if (strcmp(n, "default") == 0 || strcmp(n, "delete") == 0 ||
+	    strcmp(n, "purge") == 0)
+		e = fail(r, ERR_BAD_REQUEST, NULL, get ?
+		    "This action needs an IQ of type 'set'" :
+		    "This action needs an IQ of type 'get'");
+	else
+		e = fail(r, ERR_FEATURE_NOT_IMPLEMENTED, NULL, NULL);
+	actx_free(&q.a);
+	return e;
+}

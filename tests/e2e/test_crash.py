@@ -185,6 +185,14 @@ def check_vcard(alice, led):
 def collect_offline(srv, led):
     """carol logs in: every acknowledged message exactly once, in order,
     nothing that was never sent."""
+    stored = {}
+    odir = os.path.join(srv.data_path, 'localhost', 'carol', 'offline')
+    for name in sorted(os.listdir(odir)) if os.path.isdir(odir) else []:
+        if is_temp(name):
+            continue
+        with open(os.path.join(odir, name), 'rb') as f:
+            m = re.search(rb'<body>([^<]*)</body>', f.read())
+        stored[m.group(1).decode() if m else None] = name
     carol = Raw(srv.c2s_port, timeout=5)
     carol.login('carol@localhost', 'carol-pw', resource='c', presence=False)
     carol.send('<presence/>')
@@ -202,8 +210,10 @@ def collect_offline(srv, led):
     dupes = sorted({b for b in got if got.count(b) > 1})
     assert not dupes, 'carol got messages twice: %s' % dupes[:10]
     missing = [b for b in led.sent[:led.acked] if b not in set(got)]
-    assert not missing, ('%d acknowledged offline message(s) lost in the crashes: %s'
-                         % (len(missing), missing[:10]))
+    assert not missing, ('%d acknowledged offline message(s) lost in the crashes: %s '
+                         '(of them, stored but not delivered: %s)'
+                         % (len(missing), missing[:10],
+                            [(b, stored[b]) for b in missing if b in stored][:10]))
     order = [index[b] for b in got]
     assert order == sorted(order), 'offline messages out of order: %s' % got[:40]
     # What was delivered is gone from the store; start afresh.
