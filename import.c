@@ -1613,6 +1613,7 @@ import_user(struct imp *im, const char *stem)
 	struct user u;
 	int missing, plain = 0, exists, made = 0, n;
 	size_t errors = im->n.errors;
+	unsigned line;
 
 	memset(&u, 0, sizeof u);
 	u.stem = stem;
@@ -1643,9 +1644,10 @@ import_user(struct imp *im, const char *stem)
 		return;
 	}
 	n = creds_from(lua_doc_value(doc, 0), &cr, &plain, &bad, why, sizeof why);
+	line = bad->line;
 	lua_doc_free(doc);
 	if (n == -1) {
-		problem(im, path, bad->line, "%s (the account and its data are "
+		problem(im, path, line, "%s (the account and its data are "
 		    "not imported)", why);
 		return;
 	}

@@ -386,6 +386,7 @@ tick(int64_t now)
 	static int64_t next_sweep;
 
 	conn_tick(now);
+	c2s_tick(now);
 	resolver_tick(now);
 	s2s_tick(now);
 	for (const struct module *const *m = modules_all(); *m; m++)

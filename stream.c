@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "router.h"
 #include "sasl.h"
+#include "sm.h"
 #include "server.h"
 #include "stream.h"
 #include "tls.h"
@@ -38,7 +39,15 @@ struct c2s {
 	char		 id[24];
 	struct session	*sess;
 	int		 ping_pending;
+	struct sm	*sm;		/* XEP-0198, once enabled */
+	int64_t		 hibernate_until; /* detached, waiting for <resume/> */
+	struct c2s	*hnext;		/* hibernating streams */
 };
+
+#define NS_SM		"urn:xmpp:sm:3"
+#define SM_ASK_EVERY	5	/* unacknowledged stanzas before we send <r/> */
+
+static struct c2s	*hibernating;
 
 static void	c2s_input(struct conn *, const char *, size_t);
 static void	c2s_closed(struct conn *);
@@ -50,6 +59,9 @@ static const struct conn_proto c2s_proto = {
 };
 
 static void	sess_send(void *, const struct xml_node *);
+static void	end_session(struct c2s *);
+static void	unhibernate(struct c2s *);
+static void	c2s_destroy(struct c2s *);
 static void	sess_kick(void *, const char *, const char *);
 
 static const struct session_ops c2s_session_ops = { sess_send, sess_kick };
@@ -114,6 +126,14 @@ stream_error(struct c2s *s, const char *cond, const char *text)
 
 	if (s->done)
 		return;
+	if (s->conn == NULL) {
+		/* Hibernating (XEP-0198): nobody to tell; the next tick
+		 * frees it. */
+		s->done = 1;
+		end_session(s);
+		s->hibernate_until = 0;
+		return;
+	}
 	send_header(s);
 	buf_init(&b, 4096);
 	buf_addstr(&b, "<stream:error><");
@@ -131,6 +151,41 @@ stream_error(struct c2s *s, const char *cond, const char *text)
 	    text ? ": " : "", text ? text : "");
 	s->done = 1;
 	conn_close(s->conn, cond);
+}
+
+/*
+ * A stanza for the client: counted and kept for XEP-0198 when it is on.
+ * While the stream hibernates there is no connection: it only waits in
+ * the unacknowledged queue for <resume/>.
+ */
+static void
+c2s_send(struct c2s *s, const struct xml_node *st)
+{
+	if (s->sm != NULL && sm_sent(s->sm, st) == -1) {
+		if (s->conn != NULL)
+			stream_error(s, "policy-violation",
+			    "Too many unacknowledged stanzas");
+		return;
+	}
+	if (s->conn == NULL)
+		return;
+	conn_send_xml(s->conn, st, NS_CLIENT);
+	if (s->sm != NULL && sm_unacked(s->sm) % SM_ASK_EVERY == 0)
+		send_str(s, "<r xmlns='" NS_SM "'/>");
+}
+
+static int
+smacks_on(void)
+{
+	return config_has_module(server_config(), "smacks");
+}
+
+static unsigned
+sm_setting(const char *key, unsigned dflt)
+{
+	const char *v = config_module_opt(server_config(), "smacks", key);
+
+	return v != NULL ? (unsigned)strtoul(v, NULL, 10) : dflt;
 }
 
 static void
@@ -479,7 +534,7 @@ send_iq_error(struct c2s *s, const struct xml_node *iq, enum stanza_error e)
 	er = xml_add(r, "error", NULL);
 	xml_set_attr(er, "type", stanza_error_type(e));
 	xml_add(er, stanza_error_name(e), "urn:ietf:params:xml:ns:xmpp-stanzas");
-	conn_send_xml(s->conn, r, NS_CLIENT);
+	c2s_send(s, r);
 	xml_arena_free(a);
 }
 
@@ -540,7 +595,7 @@ on_stream_iq(struct c2s *s, struct xml_node *st)
 		xml_set_attr(r, "type", "result");
 		if (xml_attr(st, "id"))
 			xml_set_attr(r, "id", xml_attr(st, "id"));
-		conn_send_xml(s->conn, r, NS_CLIENT);
+		c2s_send(s, r);
 		xml_arena_free(a);
 		return 1;
 	}
@@ -645,6 +700,158 @@ preauth_iq(struct c2s *s, struct xml_node *st)
 }
 
 static void
+sm_failed(struct c2s *s, const char *cond)
+{
+	char b[256];
+
+	snprintf(b, sizeof b, "<failed xmlns='" NS_SM "'><%s xmlns='"
+	    "urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>", cond);
+	send_str(s, b);
+}
+
+static int
+parse_h(const char *v, uint32_t *out)
+{
+	char *end;
+	unsigned long long h;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return -1;
+	h = strtoull(v, &end, 10);
+	if (*end != '\0' || h > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)h;
+	return 0;
+}
+
+static int
+sm_take_ack(struct c2s *s, const char *hv)
+{
+	uint32_t h;
+
+	if (parse_h(hv, &h) == -1) {
+		stream_error(s, "bad-format", "'h' must be a number");
+		return -1;
+	}
+	if (sm_ack(s->sm, h) == -1) {
+		/* XEP-0198 4: more acknowledged than we sent. */
+		stream_error(s, "undefined-condition", "handled-count-too-high");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+resend(struct xml_node *st, void *arg)
+{
+	struct c2s *s = arg;
+
+	conn_send_xml(s->conn, st, NS_CLIENT);
+}
+
+/* <resume/>: take over a session (hibernating, or still on a connection
+ * that has not noticed it died) with what it did not get. */
+static void
+on_resume(struct c2s *s, struct xml_node *st)
+{
+	const char *previd = xml_attr(st, "previd");
+	struct c2s *old = NULL;
+	struct conn *c;
+	char b[256];
+
+	if (s->sess != NULL || !smacks_on()) {
+		sm_failed(s, "unexpected-request");
+		return;
+	}
+	for (struct c2s *h = hibernating; h != NULL && previd; h = h->hnext)
+		if (h->sm != NULL && strcmp(sm_id(h->sm), previd) == 0)
+			old = h;
+	for (c = conn_first(); c != NULL && old == NULL && previd; c = c->next)
+		if (c->proto == &c2s_proto && c->stream != NULL && c->stream != s &&
+		    ((struct c2s *)c->stream)->sm != NULL &&
+		    strcmp(sm_id(((struct c2s *)c->stream)->sm), previd) == 0)
+			old = c->stream;
+	if (old == NULL || old->sess == NULL || !sm_resumable(old->sm) ||
+	    strcmp(old->host, s->host) != 0 || strcmp(old->user, s->user) != 0) {
+		sm_failed(s, "item-not-found");
+		return;
+	}
+	/* Take the session and its counters over. */
+	s->sess = old->sess;
+	s->sess->stream = s;
+	s->sm = old->sm;
+	old->sess = NULL;
+	old->sm = NULL;
+	if (old->conn == NULL) {
+		unhibernate(old);
+		c2s_destroy(old);
+	} else {
+		old->done = 1;
+		send_header(old);
+		send_str(old, "<stream:error><conflict xmlns='" NS_STREAMS
+		    "'/></stream:error></stream:stream>");
+		conn_close(old->conn, "session resumed elsewhere");
+	}
+	if (sm_take_ack(s, xml_attr(st, "h")) == -1)
+		return;
+	snprintf(b, sizeof b, "<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>",
+	    sm_id(s->sm), sm_h_in(s->sm));
+	send_str(s, b);
+	sm_each_unacked(s->sm, resend, s);
+	conn_log(s->conn, LOG_LVL_INFO, "resumed %s (%zu stanzas sent again)",
+	    s->sess->full, sm_unacked(s->sm));
+	conn_set_deadline(s->conn, now_ms() + (int64_t)lim()->idle_timeout * 1000);
+}
+
+/* XEP-0198 elements: enable, r, a, resume. */
+static void
+on_sm(struct c2s *s, struct xml_node *st)
+{
+	char b[256];
+
+	if (xml_is(st, "resume", NS_SM)) {
+		on_resume(s, st);
+		return;
+	}
+	if (xml_is(st, "enable", NS_SM)) {
+		const char *r = xml_attr(st, "resume");
+		unsigned timeout = sm_setting("resume_timeout", 300);
+		int resume;
+
+		if (!smacks_on()) {
+			sm_failed(s, "feature-not-implemented");
+			return;
+		}
+		if (s->sess == NULL || s->sm != NULL) {
+			sm_failed(s, "unexpected-request");
+			return;
+		}
+		resume = r != NULL && (strcmp(r, "true") == 0 || strcmp(r, "1") == 0) &&
+		    timeout > 0;
+		s->sm = sm_new(resume, sm_setting("max_unacked", 500));
+		if (resume)
+			snprintf(b, sizeof b, "<enabled xmlns='" NS_SM "' id='%s' "
+			    "resume='true' max='%u'/>", sm_id(s->sm), timeout);
+		else
+			snprintf(b, sizeof b, "<enabled xmlns='" NS_SM "'/>");
+		send_str(s, b);
+		return;
+	}
+	if (s->sm == NULL) {
+		stream_error(s, "unsupported-stanza-type",
+		    "Stream management is not enabled");
+		return;
+	}
+	if (xml_is(st, "r", NS_SM)) {
+		snprintf(b, sizeof b, "<a xmlns='" NS_SM "' h='%u'/>", sm_h_in(s->sm));
+		send_str(s, b);
+	} else if (xml_is(st, "a", NS_SM))
+		sm_take_ack(s, xml_attr(st, "h"));
+	else
+		stream_error(s, "unsupported-stanza-type", NULL);
+}
+
+static void
 on_stanza(struct c2s *s, struct xml_node *st, size_t remaining)
 {
 	int is_stanza = st->ns != NULL && strcmp(st->ns, NS_CLIENT) == 0 &&
@@ -670,6 +877,12 @@ on_stanza(struct c2s *s, struct xml_node *st, size_t remaining)
 		stream_error(s, "not-authorized", "Authenticate first");
 		return;
 	}
+	if (st->ns != NULL && strcmp(st->ns, NS_SM) == 0) {
+		on_sm(s, st);
+		return;
+	}
+	if (is_stanza && s->sm != NULL)
+		sm_count_in(s->sm);
 	if (!is_stanza) {
 		if (s->sess != NULL)
 			for (const struct module *const *m = modules_all(); *m; m++)
@@ -732,17 +945,86 @@ c2s_input(struct conn *c, const char *buf, size_t len)
 	}
 }
 
+/* Stanzas the client never acknowledged, when its session is over for
+ * good (XEP-0198 4): messages go where they would go now (another
+ * resource, offline storage); requests are answered with an error. */
 static void
-c2s_closed(struct conn *c)
+reroute(struct xml_node *st, void *arg)
 {
-	struct c2s *s = c->stream;
+	const char *type = xml_attr(st, "type");
 
-	s->done = 1;
+	if (xml_is(st, "message", NULL)) {
+		if (type == NULL || strcmp(type, "chat") == 0 ||
+		    strcmp(type, "normal") == 0)
+			route(st);
+	} else if (xml_is(st, "iq", NULL) && type != NULL &&
+	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0))
+		route_error(st, ERR_SERVICE_UNAVAILABLE, NULL);
+}
+
+/* The session ends: unbind it, then deal with what was not acked. */
+static void
+end_session(struct c2s *s)
+{
 	if (s->sess != NULL) {
 		struct session *sess = s->sess;
 		s->sess = NULL;
 		session_unbind(sess);
 	}
+	if (s->sm != NULL) {
+		sm_each_unacked(s->sm, reroute, NULL);
+		sm_clear(s->sm);
+	}
+}
+
+static void
+unhibernate(struct c2s *s)
+{
+	struct c2s **pp;
+
+	for (pp = &hibernating; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	s->hnext = NULL;
+}
+
+static void
+c2s_destroy(struct c2s *s)
+{
+	end_session(s);
+	if (s->sasl != NULL)
+		sasl_free(s->sasl);
+	sm_free(s->sm);
+	xml_parser_free(s->xp);
+	free(s);
+}
+
+static void
+c2s_closed(struct conn *c)
+{
+	struct c2s *s = c->stream;
+
+	if (s == NULL)
+		return;
+	if (s->sess != NULL && s->sm != NULL && sm_resumable(s->sm) && !s->done &&
+	    !server_is_stopping()) {
+		/* XEP-0198 5: the connection is gone, the session waits for
+		 * the client to come back with <resume/>. */
+		conn_log(c, LOG_LVL_INFO, "%s: connection lost, session kept %u s "
+		    "for resumption (%zu unacknowledged)", s->sess->full,
+		    sm_setting("resume_timeout", 300), sm_unacked(s->sm));
+		c->stream = NULL;
+		s->conn = NULL;
+		s->hibernate_until = now_ms() +
+		    (int64_t)sm_setting("resume_timeout", 300) * 1000;
+		s->hnext = hibernating;
+		hibernating = s;
+		return;
+	}
+	s->done = 1;
+	end_session(s);
 }
 
 static void
@@ -757,6 +1039,12 @@ c2s_timeout(struct conn *c)
 		return;
 	}
 	if (s->ping_pending) {
+		if (s->sm != NULL && sm_resumable(s->sm)) {
+			/* Most likely a dead mobile connection: keep the
+			 * session for <resume/> (XEP-0198 5). */
+			conn_close(c, "no answer to ping");
+			return;
+		}
 		stream_error(s, "connection-timeout", "No answer to ping");
 		return;
 	}
@@ -772,12 +1060,25 @@ c2s_free(struct conn *c)
 {
 	struct c2s *s = c->stream;
 
-	if (s->sess != NULL)
-		session_unbind(s->sess);
-	if (s->sasl != NULL)
-		sasl_free(s->sasl);
-	xml_parser_free(s->xp);
-	free(s);
+	if (s != NULL)		/* NULL: hibernating, or handed on by resume */
+		c2s_destroy(s);
+}
+
+void
+c2s_tick(int64_t now)
+{
+	struct c2s *s, *next;
+
+	for (s = hibernating; s != NULL; s = next) {
+		next = s->hnext;
+		if (now < s->hibernate_until && !server_is_stopping())
+			continue;
+		unhibernate(s);
+		if (s->sess != NULL)
+			log_info("%s: not resumed in time; session ended",
+			    s->sess->full);
+		c2s_destroy(s);
+	}
 }
 
 static void
@@ -785,8 +1086,8 @@ sess_send(void *stream, const struct xml_node *st)
 {
 	struct c2s *s = stream;
 
-	if (!s->done)
-		conn_send_xml(s->conn, st, NS_CLIENT);
+	if (!s->done || s->conn == NULL)
+		c2s_send(s, st);
 }
 
 static void
@@ -829,6 +1130,12 @@ c2s_shutdown_all(void)
 {
 	struct conn *c;
 
+	/* Hibernating sessions end now: their stanzas go offline. */
+	while (hibernating != NULL) {
+		struct c2s *h = hibernating;
+		unhibernate(h);
+		c2s_destroy(h);
+	}
 	for (c = conn_first(); c != NULL; c = c->next)
 		if (c->proto == &c2s_proto && conn_is_open(c))
 			stream_error(c->stream, "system-shutdown",

@@ -82,11 +82,15 @@ state_remove(uint64_t id)
 
 /* ---- settings ---- */
 
+/*
+ * A whole number from min to max; with 'units', a K or M suffix may
+ * follow (as in [limits]).  0, or -1 if v is anything else.
+ */
 static int
-parse_size(const char *v, unsigned long min, unsigned long max,
+parse_number(const char *v, int units, unsigned long min, unsigned long max,
     unsigned long *out)
 {
-	unsigned long n = 0;
+	unsigned long n = 0, mult = 1;
 	const char *p;
 
 	for (p = v; *p >= '0' && *p <= '9'; p++) {
@@ -94,43 +98,70 @@ parse_size(const char *v, unsigned long min, unsigned long max,
 		if (n > max)
 			return -1;
 	}
-	if (p == v || *p != '\0' || n < min)
+	if (p == v)
+		return -1;
+	if (units && (*p == 'K' || *p == 'k')) {
+		mult = 1024;
+		p++;
+	} else if (units && (*p == 'M' || *p == 'm')) {
+		mult = 1024 * 1024;
+		p++;
+	}
+	if (*p != '\0' || n > max / mult)
+		return -1;
+	n *= mult;
+	if (n < min)
 		return -1;
 	*out = n;
 	return 0;
 }
 
-static size_t
-setting(const char *key, unsigned long min, unsigned long max,
-    unsigned long def)
+static const struct csi_setting {
+	const char	*key;
+	int		 units;
+	unsigned long	 min, max, def;
+} settings[] = {
+	{ "max_queued", 0, 1, MAX_MAX_QUEUED, DEFAULT_MAX_QUEUED },
+	{ "max_queued_bytes", 1, MIN_MAX_BYTES, MAX_MAX_BYTES, DEFAULT_MAX_BYTES },
+};
+
+static const struct csi_setting *
+setting_find(const char *key)
 {
+	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+		if (strcmp(settings[i].key, key) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+/* The value in force (config_check has vetted it; a reload may change it). */
+static size_t
+setting(const char *key)
+{
+	const struct csi_setting *d = setting_find(key);
 	const char *v = config_module_opt(server_config(), "csi", key);
 	unsigned long n;
 
-	if (v == NULL || parse_size(v, min, max, &n) == -1)
-		return def;
+	if (v == NULL || parse_number(v, d->units, d->min, d->max, &n) == -1)
+		return d->def;
 	return n;
 }
 
 static int
 csi_config_check(const char *key, const char *value, char *err, size_t errlen)
 {
-	unsigned long n, min, max;
+	const struct csi_setting *d = setting_find(key);
+	unsigned long n;
 
-	if (strcmp(key, "max_queued") == 0) {
-		min = 1;
-		max = MAX_MAX_QUEUED;
-	} else if (strcmp(key, "max_queued_bytes") == 0) {
-		min = MIN_MAX_BYTES;
-		max = MAX_MAX_BYTES;
-	} else {
+	if (d == NULL) {
 		snprintf(err, errlen, "unknown key '%.64s' in [csi] (known: "
 		    "max_queued, max_queued_bytes)", key);
 		return -1;
 	}
-	if (parse_size(value, min, max, &n) == -1) {
+	if (parse_number(value, d->units, d->min, d->max, &n) == -1) {
 		snprintf(err, errlen, "[csi] %s: expected a whole number from "
-		    "%lu to %lu, not '%.64s'", key, min, max, value);
+		    "%lu to %lu%s, not '%.64s'", key, d->min, d->max,
+		    d->units ? " (bytes; K and M suffixes allowed)" : "", value);
 		return -1;
 	}
 	return 0;
@@ -261,10 +292,8 @@ static int
 hold(struct session *s, struct csi_state *st, const struct xml_node *stanza,
     enum hold how)
 {
-	size_t max_n = setting("max_queued", 1, MAX_MAX_QUEUED,
-	    DEFAULT_MAX_QUEUED);
-	size_t max_bytes = setting("max_queued_bytes", MIN_MAX_BYTES,
-	    MAX_MAX_BYTES, DEFAULT_MAX_BYTES);
+	size_t max_n = setting("max_queued");
+	size_t max_bytes = setting("max_queued_bytes");
 	struct xml_node *c;
 	const char *from = xml_attr(stanza, "from");
 

@@ -21,14 +21,14 @@ MODULE(mod_private); MODULE(mod_vcard); MODULE(mod_privacy);
 MODULE(mod_blocklist); MODULE(mod_register); MODULE(mod_motd);
 MODULE(mod_welcome); MODULE(mod_admin_adhoc); MODULE(mod_posix);
 MODULE(mod_carbons); MODULE(mod_csi); MODULE(mod_mam); MODULE(mod_pep);
-MODULE(mod_muc);
+MODULE(mod_muc); MODULE(mod_smacks);
 
 /* Filters come first (privacy may drop a stanza before anyone sees it),
  * then the ones that add to stanzas (vcard's photo hash in presence),
  * then presence itself, then the rest. */
 static const struct module *const all_modules[] = {
 	&mod_privacy, &mod_blocklist, &mod_muc, &mod_mam, &mod_pep, &mod_vcard,
-	&mod_roster, &mod_presence, &mod_carbons, &mod_csi,
+	&mod_roster, &mod_presence, &mod_carbons, &mod_csi, &mod_smacks,
 	&mod_disco, &mod_version, &mod_uptime, &mod_time, &mod_ping,
 	&mod_private, &mod_register, &mod_motd, &mod_welcome,
 	&mod_admin_adhoc, &mod_posix, &mod_offline,

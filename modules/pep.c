@@ -2491,9 +2491,10 @@ check_options(const struct xml_node *opts, int exists, struct nconf *cur,
 	return 0;
 }
 
-/* The stored form of a published item; -1 if larger than allowed. */
+/* Add the stored form of an item (payload pl) to p as the newest; NULL
+ * if it is larger than max_item_size. */
 static struct xml_node *
-stored_item(struct pnode *p, const struct xml_node *it, const char *id)
+stored_item(struct pnode *p, const struct xml_node *pl, const char *id)
 {
 	struct xml_node *si;
 	char stamp[32];
@@ -2503,7 +2504,7 @@ stored_item(struct pnode *p, const struct xml_node *it, const char *id)
 	si = xml_add(p->root, "item", NS_STORE);
 	xml_set_attr(si, "id", id);
 	xml_set_attr(si, "stamp", stamp);
-	xml_append_copy(si, xml_first_element(it));
+	xml_append_copy(si, pl);
 	buf_init(&b, setting(S_MAX_ITEM_SIZE));
 	if (xml_serialize(si, &b, NULL) == -1) {
 		buf_free(&b);
@@ -2555,7 +2556,7 @@ do_publish(struct preq *q, const struct xml_node *pub,
 		id = genid;
 	}
 	old = item_find(&p, id);
-	if ((si = stored_item(&p, it, id)) == NULL) {
+	if ((si = stored_item(&p, xml_first_element(it), id)) == NULL) {
 		log_info("pep: %s@%s: item for '%s' refused, larger than "
 		    "max_item_size (%zu bytes)", q->local, q->host, node,
 		    setting(S_MAX_ITEM_SIZE));
@@ -3466,3 +3467,900 @@ owner_iq(struct iq_req *r)
 	actx_free(&q.a);
 	return e;
 }
+
+/* ---- bookmarks: XEP-0048 views of urn:xmpp:bookmarks:1 ---- */
+
+static int
+is_view(const char *node)
+{
+	return node != NULL && strcmp(node, NS_LEGACY_BM) == 0;
+}
+
+/* A bookmarks:1 item as a XEP-0048 <conference/> under storage. */
+static void
+to_legacy(struct xml_node *storage, const struct xml_node *item)
+{
+	const struct xml_node *conf = xml_first_element(item), *c, *e;
+	struct xml_node *lc;
+	const char *v;
+
+	if (conf == NULL || !xml_is(conf, "conference", NS_BOOKMARKS))
+		return;
+	lc = xml_add(storage, "conference", NULL);
+	xml_set_attr(lc, "jid", xml_attr(item, "id"));
+	if ((v = xml_attr(conf, "name")) != NULL)
+		xml_set_attr(lc, "name", v);
+	if (parse_bool(xml_attr(conf, "autojoin")) == 1)
+		xml_set_attr(lc, "autojoin", "true");
+	if ((v = xml_child_text(conf, "nick", NS_BOOKMARKS)) != NULL)
+		xml_add_text_child(lc, "nick", NULL, v);
+	if ((v = xml_child_text(conf, "password", NS_BOOKMARKS)) != NULL)
+		xml_add_text_child(lc, "password", NULL, v);
+	/* Extensions travel as the foreign children XEP-0048 clients kept. */
+	if ((e = xml_child(conf, "extensions", NS_BOOKMARKS)) != NULL)
+		for (c = xml_first_element(e); c != NULL; c = xml_next(c, NULL, NULL))
+			xml_append_copy(lc, c);
+}
+
+/*
+ * A XEP-0048 <conference/> as a bookmarks:1 payload under parent; its
+ * normalised room JID into id.  -1 when it names no valid room.
+ */
+static int
+from_legacy(struct xml_node *parent, const struct xml_node *lc, char *id,
+    size_t idlen)
+{
+	struct xml_node *conf, *ext = NULL;
+	const struct xml_node *c;
+	const char *v;
+
+	if ((v = xml_attr(lc, "jid")) == NULL || jid_normalize(v, id, idlen) == -1)
+		return -1;
+	conf = xml_add(parent, "conference", NS_BOOKMARKS);
+	if ((v = xml_attr(lc, "name")) != NULL)
+		xml_set_attr(conf, "name", v);
+	if (parse_bool(xml_attr(lc, "autojoin")) == 1)
+		xml_set_attr(conf, "autojoin", "true");
+	if ((v = xml_child_text(lc, "nick", NS_LEGACY_BM)) != NULL)
+		xml_add_text_child(conf, "nick", NULL, v);
+	if ((v = xml_child_text(lc, "password", NS_LEGACY_BM)) != NULL)
+		xml_add_text_child(conf, "password", NULL, v);
+	for (c = xml_first_element(lc); c != NULL; c = xml_next(c, NULL, NULL)) {
+		if (strcmp(c->ns, NS_LEGACY_BM) == 0)
+			continue;
+		if (ext == NULL)
+			ext = xml_add(conf, "extensions", NULL);
+		xml_append_copy(ext, c);
+	}
+	return 0;
+}
+
+/* The kept <url/> bookmarks: 1 with *doc (caller frees), 0 if none. */
+static int
+urls_load(const char *host, const char *local, struct xml_node **doc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	*doc = NULL;
+	if ((rc = read_file(host, local, URLS_FILE, &text, &len)) <= 0)
+		return rc;
+	*doc = parse_stored(host, local, URLS_FILE, text, len, "urls");
+	free(text);
+	return *doc != NULL ? 1 : -1;
+}
+
+/*
+ * Append <storage xmlns='storage:bookmarks'/> with every bookmark under
+ * parent.  1 if the account has bookmarks stored (even none left), 0 if
+ * it never had any, -1 on errors (logged).
+ */
+static int
+legacy_build(const char *host, const char *local, struct xml_node *parent)
+{
+	struct xml_node *st = xml_add(parent, "storage", NS_LEGACY_BM), *urls;
+	struct pnode p;
+	int rc, ru;
+
+	if ((rc = node_load(host, local, NS_BOOKMARKS, &p)) == -1 ||
+	    (ru = urls_load(host, local, &urls)) == -1) {
+		if (rc == 1)
+			node_free(&p);
+		return -1;
+	}
+	if (rc == 1) {
+		for (struct xml_node *it = item_first(&p); it != NULL;
+		    it = item_next(it))
+			to_legacy(st, it);
+		node_free(&p);
+	}
+	if (ru == 1) {
+		for (struct xml_node *u = xml_child(urls, "url", NS_LEGACY_BM);
+		    u != NULL; u = xml_next(u, "url", NS_LEGACY_BM))
+			xml_append_copy(st, u);
+		xml_arena_free(urls->arena);
+	}
+	return rc == 1 || ru == 1;
+}
+
+/* The view's item for one resource of the owner. */
+static void
+legacy_send(struct actx *a, const char *to, const char *stamp)
+{
+	struct xml_node *items, *ev = event_new(NS_LEGACY_BM, "items", &items), *it;
+	struct rlist rl = { NULL, 0, 0 };
+
+	it = xml_add(items, "item", NULL);
+	xml_set_attr(it, "id", LEGACY_ITEM);
+	if (legacy_build(a->host, a->local, it) == 1) {
+		rlist_add(&rl, to, 0);
+		send_event(a->bare, &rl, ev, 0, NULL, stamp);
+		rlist_free(&rl);
+	}
+	xml_arena_free(ev->arena);
+}
+
+/* The bookmarks changed: the view's subscribers (the owner's resources
+ * that want storage:bookmarks, XEP-0411 section 4) hear of it. */
+static void
+legacy_changed(struct actx *a)
+{
+	struct xml_node *items, *ev = event_new(NS_LEGACY_BM, "items", &items), *it;
+	struct rlist rl = { NULL, 0, 0 };
+
+	recipients(a, NULL, NULL, NS_LEGACY_BM, &rl);
+	if (rl.n > 0) {
+		it = xml_add(items, "item", NULL);
+		xml_set_attr(it, "id", LEGACY_ITEM);
+		if (legacy_build(a->host, a->local, it) >= 0)
+			send_event(a->bare, &rl, ev, 0, NULL, NULL);
+	}
+	rlist_free(&rl);
+	xml_arena_free(ev->arena);
+}
+
+/* Same payload?  Compared as serialized. */
+static int
+same_tree(const struct xml_node *x, const struct xml_node *y)
+{
+	struct buf a, b;
+	int same;
+
+	if (x == NULL || y == NULL)
+		return x == y;
+	buf_init(&a, READ_MAX);
+	buf_init(&b, READ_MAX);
+	same = xml_serialize(x, &a, NULL) == 0 && xml_serialize(y, &b, NULL) == 0 &&
+	    buf_used(&a) == buf_used(&b) &&
+	    memcmp(buf_head(&a), buf_head(&b), buf_used(&a)) == 0;
+	buf_free(&a);
+	buf_free(&b);
+	return same;
+}
+
+/* Write (or remove, when there are none) the kept <url/> bookmarks;
+ * *changed tells whether they differ from what was stored. */
+static enum stanza_error
+urls_save(struct actx *a, const struct xml_node *storage, int *changed,
+    struct perr *pe)
+{
+	struct xml_node *doc, *old = NULL;
+	size_t n = 0, total, nodes, quota = setting(S_MAX_TOTAL);
+	struct buf b;
+	int rc, same;
+
+	*changed = 0;
+	if ((rc = urls_load(a->host, a->local, &old)) == -1)
+		goto internal;
+	doc = xml_new(xml_arena_new(), "urls", NS_STORE);
+	xml_set_attr(doc, "version", PEP_FORMAT);
+	for (const struct xml_node *u = xml_child(storage, "url", NS_LEGACY_BM);
+	    u != NULL; u = xml_next(u, "url", NS_LEGACY_BM), n++)
+		xml_append_copy(doc, u);
+	same = rc == 1 ? same_tree(old, doc) : n == 0;
+	if (old != NULL)
+		xml_arena_free(old->arena);
+	if (same) {
+		xml_arena_free(doc->arena);
+		return ERR_NONE;
+	}
+	*changed = 1;
+	if (n == 0) {
+		xml_arena_free(doc->arena);
+		if (store_remove(a->host, a->local, URLS_FILE) == -1)
+			goto internal;
+		return ERR_NONE;
+	}
+	if (usage_of(a->host, a->local, &total, &nodes) == -1) {
+		xml_arena_free(doc->arena);
+		goto internal;
+	}
+	rc = serialize_doc(doc, &b, total < quota ? quota - total : 0);
+	xml_arena_free(doc->arena);
+	if (rc == -1) {
+		perr_set(pe, ERR_POLICY_VIOLATION, NULL,
+		    "The account's PEP storage is full");
+		return pe->e;
+	}
+	rc = store_write(a->host, a->local, URLS_FILE, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+	if (rc == 0)
+		return ERR_NONE;
+	log_warn("pep: saving the url bookmarks of %s", a->bare);
+internal:
+	perr_set(pe, ERR_INTERNAL_SERVER_ERROR, NULL, NULL);
+	return pe->e;
+}
+
+/* A room a XEP-0048 <storage/> asks for. */
+struct want {
+	char			 id[JID_MAX + 1];
+	const struct xml_node	*payload;
+};
+
+static struct want *
+want_find(struct want *w, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(w[i].id, id) == 0)
+			return &w[i];
+	return NULL;
+}
+
+/*
+ * Make the bookmarks what a XEP-0048 <storage/> says (a private XML set,
+ * a publish to the storage:bookmarks view, the one-time import): rooms
+ * that changed are published and rooms gone are retracted, with
+ * notifications; unchanged ones are left alone (XEP-0402 5.3.2).
+ */
+static enum stanza_error
+legacy_apply(struct actx *a, const struct xml_node *storage,
+    const char *publisher, struct perr *pe)
+{
+	struct xml_node *scratch = xml_new(xml_arena_new(), "scratch", NS_STORE);
+	struct xml_node *it, *next, *old, **changed = NULL;
+	const struct xml_node *lc;
+	struct want *w = NULL, *found;
+	struct strlist gone = { NULL, 0 };
+	size_t nw = 0, nconf = 0, nchanged = 0, i;
+	enum stanza_error e = ERR_NONE;
+	int rc, dirty = 0, urls_changed = 0;
+	struct nconf c;
+	struct pnode p;
+
+	if ((rc = node_load(a->host, a->local, NS_BOOKMARKS, &p)) == -1) {
+		xml_arena_free(scratch->arena);
+		perr_set(pe, ERR_INTERNAL_SERVER_ERROR, NULL, NULL);
+		return pe->e;
+	}
+	if (rc == 0) {
+		node_new(&p, NS_BOOKMARKS);
+		conf_read(&p, &c);
+		c.access = ACC_WHITELIST;
+		c.max_items = 0;
+		c.send_last = SL_NEVER;
+		conf_write(&p, &c);
+		dirty = 1;
+	}
+	conf_read(&p, &c);
+	if (c.access != ACC_WHITELIST) {
+		/* XEP-0411 section 6: nobody but the owner sees them. */
+		log_info("pep: %s: urn:xmpp:bookmarks:1 made whitelist for "
+		    "XEP-0048 bookmarks", a->bare);
+		c.access = ACC_WHITELIST;
+		conf_write(&p, &c);
+		conf_read(&p, &c);
+		dirty = 1;
+	}
+	for (lc = xml_child(storage, "conference", NS_LEGACY_BM); lc != NULL;
+	    lc = xml_next(lc, "conference", NS_LEGACY_BM))
+		nconf++;
+	w = xcalloc(nconf + 1, sizeof *w);
+	for (lc = xml_child(storage, "conference", NS_LEGACY_BM); lc != NULL;
+	    lc = xml_next(lc, "conference", NS_LEGACY_BM)) {
+		char id[JID_MAX + 1];
+		if (from_legacy(scratch, lc, id, sizeof id) == -1) {
+			log_debug("pep: %s: a XEP-0048 bookmark without a valid "
+			    "room JID skipped", a->bare);
+			continue;
+		}
+		if ((found = want_find(w, nw, id)) == NULL) {
+			found = &w[nw++];
+			memcpy(found->id, id, sizeof id);
+		}
+		found->payload = scratch->last;	/* the last one wins */
+	}
+	if (nw > conf_max_items(&c)) {
+		perr_set(pe, ERR_NOT_ACCEPTABLE, NULL,
+		    "More bookmarks than the server keeps");
+		e = pe->e;
+		goto out;
+	}
+	for (it = item_first(&p); it != NULL; it = next) {
+		next = item_next(it);
+		if (want_find(w, nw, xml_attr(it, "id")) == NULL) {
+			gone.v = xrealloc(gone.v, (gone.n + 1) * sizeof *gone.v);
+			gone.v[gone.n++] = xstrdup(xml_attr(it, "id"));
+			xml_remove(it);
+			dirty = 1;
+		}
+	}
+	changed = xcalloc(nw + 1, sizeof *changed);
+	for (i = 0; i < nw; i++) {
+		old = item_find(&p, w[i].id);
+		if (old != NULL && same_tree(xml_first_element(old), w[i].payload))
+			continue;
+		if ((it = stored_item(&p, w[i].payload, w[i].id)) == NULL) {
+			perr_set(pe, ERR_NOT_ACCEPTABLE, "payload-too-big", NULL);
+			e = pe->e;
+			goto out;
+		}
+		if (old != NULL)
+			xml_remove(old);
+		changed[nchanged++] = it;
+		dirty = 1;
+	}
+	if (dirty && (e = node_save(a->host, a->local, &p, pe)) != ERR_NONE)
+		goto out;
+	if ((e = urls_save(a, storage, &urls_changed, pe)) != ERR_NONE)
+		goto out;
+	for (i = 0; i < nchanged; i++)
+		notify_item(a, &p, &c, changed[i], publisher);
+	for (i = 0; i < gone.n; i++)
+		notify_retract(a, &p, &c, gone.v[i]);
+	if (nchanged > 0 || gone.n > 0 || urls_changed)
+		legacy_changed(a);
+out:
+	for (i = 0; i < gone.n; i++)
+		free(gone.v[i]);
+	free(gone.v);
+	free(changed);
+	free(w);
+	node_free(&p);
+	xml_arena_free(scratch->arena);
+	return e;
+}
+
+/* A publish to the storage:bookmarks view (XEP-0411, XEP-0048 3.2). */
+static enum stanza_error
+view_publish(struct preq *q, const struct xml_node *item,
+    const struct xml_node *opts)
+{
+	const struct xml_node *st = xml_first_element(item);
+	struct xml_node *reply, *ps, *pub;
+	struct nconf c;
+	struct perr pe;
+
+	if (!xml_is(st, "storage", NS_LEGACY_BM))
+		return fail(q->r, ERR_BAD_REQUEST, "invalid-payload",
+		    "storage:bookmarks holds a <storage xmlns='storage:bookmarks'/>");
+	view_conf(&c);
+	if (check_options(opts, 1, &c, &pe) == -1 ||
+	    legacy_apply(&q->a, st, q->r->from_str, &pe) != ERR_NONE)
+		return send_perr(q->r, &pe);
+	reply = pubsub_result(q, NS_PUBSUB, &ps);
+	pub = xml_add(ps, "publish", NULL);
+	xml_set_attr(pub, "node", NS_LEGACY_BM);
+	xml_set_attr(xml_add(pub, "item", NULL), "id", LEGACY_ITEM);
+	iq_reply(q->r, reply);
+	return ERR_NONE;
+}
+
+static enum stanza_error
+view_items(struct preq *q, const struct xml_node *items)
+{
+	struct xml_node *reply, *ps, *out, *it;
+	const struct xml_node *w = xml_child(items, "item", NS_PUBSUB);
+	int rc;
+
+	if (!q->is_owner)
+		return fail(q->r, ERR_NOT_ALLOWED, "closed-node", NULL);
+	reply = pubsub_result(q, NS_PUBSUB, &ps);
+	out = xml_add(ps, "items", NULL);
+	xml_set_attr(out, "node", NS_LEGACY_BM);
+	it = xml_add(out, "item", NULL);
+	xml_set_attr(it, "id", LEGACY_ITEM);
+	if ((rc = legacy_build(q->host, q->local, it)) <= 0) {
+		xml_arena_free(reply->arena);
+		return rc == 0 ? fail(q->r, ERR_ITEM_NOT_FOUND, NULL, NULL) :
+		    internal(q);
+	}
+	/* Asked for other items by id: there are none. */
+	for (; w != NULL; w = xml_next(w, "item", NS_PUBSUB))
+		if (xml_attr(w, "id") != NULL &&
+		    strcmp(xml_attr(w, "id"), LEGACY_ITEM) == 0)
+			break;
+	if (xml_child(items, "item", NS_PUBSUB) != NULL && w == NULL)
+		xml_remove(it);
+	iq_reply(q->r, reply);
+	return ERR_NONE;
+}
+
+/*
+ * Private XML storage (XEP-0049) of <storage xmlns='storage:bookmarks'/>
+ * on the own account, answered from the bookmarks (XEP-0402 5.3).  1 if
+ * st was such a request and has been answered.
+ */
+static int
+private_bookmarks(struct session *s, struct xml_node *st)
+{
+	const char *type = xml_attr(st, "type"), *to = xml_attr(st, "to");
+	struct xml_node *q = NULL, *c, *reply, *rq;
+	char tb[JID_MAX + 1];
+	struct iq_req r;
+	struct actx a;
+	struct perr pe;
+	int n = 0, rc;
+
+	if (!xml_is(st, "iq", NULL) || type == NULL || xml_attr(st, "id") == NULL ||
+	    (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
+		return 0;
+	if (to != NULL && (jid_normalize(to, tb, sizeof tb) == -1 ||
+	    strcmp(tb, s->bare) != 0))
+		return 0;
+	for (c = xml_first_element(st); c != NULL; c = xml_next(c, NULL, NULL)) {
+		q = c;
+		n++;
+	}
+	if (n != 1 || !xml_is(q, "query", NS_PRIVATE) ||
+	    (c = xml_first_element(q)) == NULL || !xml_is(c, "storage", NS_LEGACY_BM) ||
+	    xml_next(c, NULL, NULL) != NULL)
+		return 0;
+	memset(&r, 0, sizeof r);
+	r.iq = st;
+	r.payload = q;
+	r.type = strcmp(type, "get") == 0 ? IQ_GET : IQ_SET;
+	r.where = IQ_TO_SELF;
+	r.id = xml_attr(st, "id");
+	r.from = *s->jid;
+	r.from_str = xml_attr(st, "from");
+	r.to = *s->jid;
+	r.to.resource[0] = '\0';
+	r.to_str = to;
+	r.sess = s;
+	actx_init(&a, s->host, s->local);
+	if (r.type == IQ_GET) {
+		reply = iq_result(&r);
+		rq = xml_add(reply, "query", NS_PRIVATE);
+		if ((rc = legacy_build(s->host, s->local, rq)) == -1) {
+			xml_arena_free(reply->arena);
+			iq_error(&r, ERR_INTERNAL_SERVER_ERROR, NULL);
+		} else
+			iq_reply(&r, reply);
+	} else if (legacy_apply(&a, c, r.from_str, &pe) != ERR_NONE)
+		send_perr(&r, &pe);
+	else
+		iq_ok(&r);
+	actx_free(&a);
+	return 1;
+}
+
+/*
+ * Bookmarks the private module stored before (its file format: a
+ * <query xmlns='jabber:iq:private' version='1'> around the fragment) are
+ * copied into bookmarks:1 once, when the account has no bookmarks:1 node
+ * yet; the marker file keeps it from happening twice.
+ */
+static void
+import_private(const char *host, const char *local)
+{
+	struct xml_node *doc, *st;
+	char *text = NULL, err[256];
+	struct stat sb;
+	char path[PATH_MAX];
+	struct actx a;
+	struct perr pe;
+	size_t len = 0;
+	int rc;
+
+	if (store_path(host, local, IMPORTED_FILE, path, sizeof path) == -1 ||
+	    lstat(path, &sb) == 0)
+		return;
+	if ((rc = read_file(host, local, PRIVATE_BM_FILE, &text, &len)) <= 0)
+		return;
+	{
+		char file[NODE_FILE_MAX];
+		if (node_file(NS_BOOKMARKS, file, sizeof file) == 0 &&
+		    store_path(host, local, file, path, sizeof path) == 0 &&
+		    lstat(path, &sb) == 0) {
+			free(text);	/* bookmarks:1 is there: it wins */
+			return;
+		}
+	}
+	doc = xml_parse_document(text, len, &stored_limits, err, sizeof err);
+	free(text);
+	if (doc == NULL || !xml_is(doc, "query", NS_PRIVATE) ||
+	    xml_attr(doc, "version") == NULL ||
+	    strcmp(xml_attr(doc, "version"), "1") != 0 ||
+	    (st = xml_child(doc, "storage", NS_LEGACY_BM)) == NULL) {
+		log_warnx("pep: %s@%s: the private module's bookmarks are not "
+		    "in a format this xmppd reads; not copied", local, host);
+		if (doc != NULL)
+			xml_arena_free(doc->arena);
+		return;
+	}
+	actx_init(&a, host, local);
+	if (legacy_apply(&a, st, NULL, &pe) == ERR_NONE) {
+		if (store_write(host, local, IMPORTED_FILE, "1\n", 2) == -1)
+			log_warn("pep: %s@%s: writing %s", local, host, IMPORTED_FILE);
+		else
+			log_info("pep: %s@%s: XEP-0048 bookmarks copied to "
+			    NS_BOOKMARKS, local, host);
+	} else
+		log_warnx("pep: %s@%s: copying XEP-0048 bookmarks failed: %s",
+		    local, host, pe.text ? pe.text : stanza_error_name(pe.e));
+	actx_free(&a);
+	xml_arena_free(doc->arena);
+}
+
+/* ---- service discovery ---- */
+
+static const char *const pep_features[] = {
+	NS_PUBSUB "#access-open",
+	NS_PUBSUB "#access-presence",
+	NS_PUBSUB "#access-roster",
+	NS_PUBSUB "#access-whitelist",
+	NS_PUBSUB "#auto-create",
+	NS_PUBSUB "#auto-subscribe",
+	NS_PUBSUB "#config-node",
+	NS_PUBSUB "#create-and-configure",
+	NS_PUBSUB "#create-nodes",
+	NS_PUBSUB "#delete-items",
+	NS_PUBSUB "#delete-nodes",
+	NS_PUBSUB "#filtered-notifications",
+	NS_PUBSUB "#item-ids",
+	NS_PUBSUB "#last-published",
+	NS_PUBSUB "#manage-subscriptions",
+	NS_PUBSUB "#member-affiliation",
+	NS_PUBSUB "#meta-data",
+	NS_PUBSUB "#modify-affiliations",
+	NS_PUBSUB "#outcast-affiliation",
+	NS_PUBSUB "#persistent-items",
+	NS_PUBSUB "#presence-notifications",
+	NS_PUBSUB "#publish",
+	NS_PUBSUB "#publish-options",
+	NS_PUBSUB "#purge-nodes",
+	NS_PUBSUB "#retract-items",
+	NS_PUBSUB "#retrieve-affiliations",
+	NS_PUBSUB "#retrieve-default",
+	NS_PUBSUB "#retrieve-items",
+	NS_PUBSUB "#retrieve-subscriptions",
+	NS_PUBSUB "#subscribe",
+	NULL
+};
+
+/* Shown on the account only: the conversions are per account. */
+static const char *const account_only_features[] = {
+	NS_BOOKMARKS "#compat",
+	NS_BOOKMARKS "#compat-pep",
+	"urn:xmpp:bookmarks-conversion:0",
+	NULL
+};
+
+static void
+add_feature(struct xml_node *q, const char *var)
+{
+	xml_set_attr(xml_add(q, "feature", NULL), "var", var);
+}
+
+static void
+add_identity(struct xml_node *q, const char *type)
+{
+	struct xml_node *id = xml_add(q, "identity", NULL);
+
+	xml_set_attr(id, "category", "pubsub");
+	xml_set_attr(id, "type", type);
+}
+
+/* The requester of a disco request, bare; -1 if it has none. */
+static int
+requester(const struct iq_req *r, char *who, size_t wholen)
+{
+	return jid_bare(&r->from, who, wholen);
+}
+
+static void
+meta_data(struct xml_node *q, const struct nconf *c, const char *owner)
+{
+	struct xml_node *x = xml_add(q, "x", NS_XDATA), *f;
+	char num[32];
+
+	xml_set_attr(x, "type", "result");
+	form_value(form_field(x, "FORM_TYPE", "hidden", NULL), NS_META_DATA);
+	form_value(form_field(x, "pubsub#type", NULL, NULL), "");
+	form_value(form_field(x, "pubsub#title", NULL, NULL), c->title);
+	form_value(form_field(x, "pubsub#description", NULL, NULL), c->description);
+	form_value(form_field(x, "pubsub#access_model", NULL, NULL),
+	    access_names[c->access]);
+	f = form_field(x, "pubsub#owner", "jid-multi", NULL);
+	form_value(f, owner);
+	snprintf(num, sizeof num, "%zu", conf_max_items(c));
+	form_value(form_field(x, "pubsub#max_items", NULL, NULL), num);
+}
+
+static int
+pep_account_info(const struct iq_req *r, const char *node, struct xml_node *q)
+{
+	char who[JID_MAX + 1];
+	struct actx a;
+	struct nconf c;
+	struct pnode p;
+	int rc;
+
+	if (node == NULL) {
+		add_identity(q, "pep");
+		for (const char *const *f = pep_features; *f != NULL; f++)
+			add_feature(q, *f);
+		for (const char *const *f = account_only_features; *f != NULL; f++)
+			add_feature(q, *f);
+		return 0;
+	}
+	if (requester(r, who, sizeof who) == -1)
+		return 0;
+	actx_init(&a, r->to.domain, r->to.local);
+	if (is_view(node)) {
+		struct xml_node *tmp = xml_new(xml_arena_new(), "x", NS_STORE);
+		rc = strcmp(who, a.bare) == 0 &&
+		    legacy_build(a.host, a.local, tmp) == 1;
+		xml_arena_free(tmp->arena);
+		if (rc) {
+			add_identity(q, "leaf");
+			add_feature(q, NS_PUBSUB);
+		}
+		return rc;
+	}
+	if ((rc = node_load(a.host, a.local, node, &p)) != 1)
+		return rc == -1 ? -ERR_INTERNAL_SERVER_ERROR : 0;
+	conf_read(&p, &c);
+	/* Nodes one may not see do not exist for one (XEP-0163 6.2). */
+	rc = may_access(&a, &p, &c, who, NULL);
+	if (rc) {
+		add_identity(q, "leaf");
+		add_feature(q, NS_PUBSUB);
+		meta_data(q, &c, a.bare);
+	}
+	actx_free(&a);
+	node_free(&p);
+	return rc;
+}
+
+struct disco_ctx {
+	struct actx	*a;
+	const char	*who;
+	struct xml_node	*q;
+};
+
+static int
+disco_node(struct pnode *p, void *arg)
+{
+	struct disco_ctx *d = arg;
+	struct xml_node *it;
+	struct nconf c;
+
+	conf_read(p, &c);
+	if (!may_access(d->a, p, &c, d->who, NULL))
+		return 0;
+	it = xml_add(d->q, "item", NULL);
+	xml_set_attr(it, "jid", d->a->bare);
+	xml_set_attr(it, "node", p->name);
+	if (c.title[0] != '\0')
+		xml_set_attr(it, "name", c.title);
+	return 0;
+}
+
+static int
+pep_account_items(const struct iq_req *r, const char *node, struct xml_node *q)
+{
+	char who[JID_MAX + 1];
+	struct disco_ctx d;
+	struct xml_node *tmp, *it;
+	struct actx a;
+	struct nconf c;
+	struct pnode p;
+	int rc, owner;
+
+	if (requester(r, who, sizeof who) == -1)
+		return 0;
+	actx_init(&a, r->to.domain, r->to.local);
+	owner = strcmp(who, a.bare) == 0;
+	if (node == NULL || is_view(node)) {
+		tmp = xml_new(xml_arena_new(), "x", NS_STORE);
+		rc = owner && legacy_build(a.host, a.local, tmp) == 1;
+		xml_arena_free(tmp->arena);
+		if (node != NULL) {
+			if (rc) {
+				it = xml_add(q, "item", NULL);
+				xml_set_attr(it, "jid", a.bare);
+				xml_set_attr(it, "name", LEGACY_ITEM);
+			}
+			return rc;
+		}
+		d.a = &a;
+		d.who = who;
+		d.q = q;
+		nodes_each(a.host, a.local, disco_node, &d);
+		if (rc) {
+			it = xml_add(q, "item", NULL);
+			xml_set_attr(it, "jid", a.bare);
+			xml_set_attr(it, "node", NS_LEGACY_BM);
+		}
+		actx_free(&a);
+		return 0;
+	}
+	if ((rc = node_load(a.host, a.local, node, &p)) != 1)
+		return rc == -1 ? -ERR_INTERNAL_SERVER_ERROR : 0;
+	conf_read(&p, &c);
+	rc = may_access(&a, &p, &c, who, NULL);
+	for (struct xml_node *s = item_first(&p); rc && s != NULL; s = item_next(s)) {
+		it = xml_add(q, "item", NULL);
+		xml_set_attr(it, "jid", a.bare);
+		xml_set_attr(it, "name", xml_attr(s, "id"));
+	}
+	actx_free(&a);
+	node_free(&p);
+	return rc;
+}
+
+/* ---- hooks ---- */
+
+static int
+ptype(const struct xml_node *p, const char *t)
+{
+	const char *type = xml_attr(p, "type");
+
+	return t == NULL ? type == NULL : type != NULL && strcmp(type, t) == 0;
+}
+
+/* The owner's own presence and private XML bookmarks. */
+static int
+pep_outbound(struct session *s, struct xml_node *st)
+{
+	if (xml_is(st, "presence", NULL)) {
+		if (xml_attr(st, "to") == NULL && ptype(st, NULL))
+			track(s->bare, s->full, st, 1);
+		else if (xml_attr(st, "to") == NULL && ptype(st, "unavailable"))
+			track(s->bare, s->full, st, 0);
+		return 0;
+	}
+	if (xml_is(st, "iq", NULL))
+		return private_bookmarks(s, st);
+	return 0;
+}
+
+/* Presence for an account: who is there, and with which caps. */
+static int
+pep_inbound(struct xml_node *st, const struct jid *to)
+{
+	char owner[JID_MAX + 1], from[JID_MAX + 1], fb[JID_MAX + 1];
+	const char *f = xml_attr(st, "from");
+
+	if (!xml_is(st, "presence", NULL) || to->local[0] == '\0' ||
+	    (!ptype(st, NULL) && !ptype(st, "unavailable")) || f == NULL ||
+	    jid_normalize(f, from, sizeof from) == -1 ||
+	    jid_bare(to, owner, sizeof owner) == -1 ||
+	    bare_of(from, fb, sizeof fb) == -1 || strcmp(fb, owner) == 0)
+		return 0;
+	track(owner, from, st, ptype(st, NULL));
+	return 0;
+}
+
+/* Answers to our caps queries. */
+static int
+pep_iq_response(struct xml_node *st, const struct jid *to)
+{
+	const char *id = xml_attr(st, "id"), *from = xml_attr(st, "from");
+	char fn[JID_MAX + 1];
+	struct caps *c;
+
+	if (!xml_is(st, "iq", NULL) || (!ptype(st, "result") && !ptype(st, "error")) ||
+	    id == NULL || strncmp(id, "pep-caps-", 9) != 0)
+		return 0;
+	for (size_t b = 0; b < CAPS_BUCKETS; b++)
+		for (c = caps_tab[b]; c != NULL; c = c->next)
+			if (!c->known && strcmp(c->qid, id) == 0) {
+				/* Only the JID asked may answer. */
+				if (from != NULL && jid_normalize(from, fn, sizeof fn) == 0 &&
+				    strcmp(fn, c->asked) == 0)
+					caps_answer(c, st);
+				return 1;
+			}
+	return 1;	/* a late answer: nobody else asked it */
+}
+
+static void
+pep_tick(int64_t now)
+{
+	struct caps *c, *next;
+
+	for (size_t b = 0; b < CAPS_BUCKETS; b++)
+		for (c = caps_tab[b]; c != NULL; c = next) {
+			next = c->next;
+			if (!c->known && now - c->sent > CAPS_TIMEOUT_MS) {
+				log_debug("pep: no caps answer from %s", c->asked);
+				caps_failed(c);
+				/* caps_failed may have removed c or sent it
+				 * again; the rest of the chain is intact. */
+			}
+		}
+}
+
+static void
+pep_session_bound(struct session *s)
+{
+	import_private(s->host, s->local);
+}
+
+static void
+pep_session_end(struct session *s)
+{
+	struct owner *o = owner_find(s->bare);
+
+	if (o == NULL)
+		return;
+	if (s->user != NULL && s->user->nsessions <= 1)
+		owner_drop(s->bare);	/* the last one: forget the contacts */
+	else
+		contact_drop(o, s->full);
+}
+
+static void
+pep_account_deleted(const char *host, const char *local)
+{
+	char bare[JID_MAX + 1];
+
+	if ((size_t)snprintf(bare, sizeof bare, "%s@%s", local, host) < sizeof bare)
+		owner_drop(bare);
+}
+
+static void
+pep_fini(void)
+{
+	struct caps *c, *cn;
+	struct owner *o, *on;
+
+	for (size_t b = 0; b < CAPS_BUCKETS; b++) {
+		for (c = caps_tab[b]; c != NULL; c = cn) {
+			cn = c->next;
+			caps_free(c);
+		}
+		caps_tab[b] = NULL;
+	}
+	ncaps = npending = 0;
+	for (size_t b = 0; b < OWNER_BUCKETS; b++) {
+		for (o = owners[b]; o != NULL; o = on) {
+			on = o->next;
+			for (size_t i = 0; i < o->n; i++)
+				contact_clear(&o->c[i]);
+			free(o->c);
+			free(o->bare);
+			free(o);
+		}
+		owners[b] = NULL;
+	}
+}
+
+#define ACCOUNT_WHERE	(IQ_TO_SELF | IQ_TO_CONTACT)
+
+static const struct iq_handler pep_iq[] = {
+	{ "pubsub", NS_PUBSUB, IQ_GET | IQ_SET, ACCOUNT_WHERE, pubsub_iq },
+	{ "pubsub", NS_PUBSUB_OWNER, IQ_GET | IQ_SET, ACCOUNT_WHERE, owner_iq },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+const struct module mod_pep = {
+	.name = "pep",
+	.features = pep_features,
+	.iq = pep_iq,
+	.outbound = pep_outbound,
+	.inbound = pep_inbound,
+	.iq_response = pep_iq_response,
+	.tick = pep_tick,
+	.session_bound = pep_session_bound,
+	.session_end = pep_session_end,
+	.account_deleted = pep_account_deleted,
+	.account_info = pep_account_info,
+	.account_items = pep_account_items,
+	.fini = pep_fini,
+	.config_check = pep_config_check,
+};

@@ -30,7 +30,6 @@ import time
 
 PROSODY = shutil.which('prosody') or '/usr/bin/prosody'
 PROSODYCTL = shutil.which('prosodyctl') or '/usr/bin/prosodyctl'
-LUA_UNBOUND = '/usr/lib/x86_64-linux-gnu/lua/5.4/lunbound.so'
 
 START_TIMEOUT = 15.0
 LOG_LINES = 40

@@ -57,7 +57,7 @@ class Ledger:
         self.vcard = None           # FN of the last acknowledged vCard
         self.vcard_pending = None
         self.sent = []              # message bodies, in order
-        self.acked = 0              # sent[:acked] were followed by a pong
+        self.acked = set()          # those followed by a pong on their stream
         self.counter = 0
 
     def next(self):
@@ -100,13 +100,14 @@ def vcard_op(alice, led):
 
 def message_op(bob, led, rnd):
     """A few messages to offline carol, then a ping as the ack point."""
+    batch = []
     for _ in range(3):
         body = 'r%d-m%d' % (rnd, led.next())
         led.sent.append(body)
+        batch.append(body)
         bob.message('carol@localhost', body)
-    n = len(led.sent)
     bob.sync(timeout=3)
-    led.acked = n
+    led.acked.update(batch)
 
 
 def activity(alice, bob, led, rnd, stop):
@@ -209,7 +210,7 @@ def collect_offline(srv, led):
     assert not unknown, 'carol got messages nobody sent: %s' % unknown[:10]
     dupes = sorted({b for b in got if got.count(b) > 1})
     assert not dupes, 'carol got messages twice: %s' % dupes[:10]
-    missing = [b for b in led.sent[:led.acked] if b not in set(got)]
+    missing = [b for b in led.sent if b in led.acked and b not in set(got)]
     assert not missing, ('%d acknowledged offline message(s) lost in the crashes: %s '
                          '(of them, stored but not delivered: %s)'
                          % (len(missing), missing[:10],
@@ -217,7 +218,7 @@ def collect_offline(srv, led):
     order = [index[b] for b in got]
     assert order == sorted(order), 'offline messages out of order: %s' % got[:40]
     # What was delivered is gone from the store; start afresh.
-    led.sent, led.acked = [], 0
+    led.sent, led.acked = [], set()
     return len(got)
 
 
@@ -225,27 +226,34 @@ def test_kill_9_during_writes():
     random.seed(int(os.environ.get('XMPPD_CRASH_SEED', '0')) or None)
     led = Ledger()
     kills = 0
-    temps_seen = []
+    stale = []      # (round, temp files of a killed process still there)
     with Server(server={'modules': MODULES},
                 limits={'max_offline_messages': 100000, 'max_roster_items': 100000}) as srv:
-        for rnd in range(ROUNDS):
+        last_temps = []
+        for rnd in range(ROUNDS + 1):
             if rnd > 0:
                 srv.start()
-                # Stale temp files of the killed process: the server may
-                # clean them at start; it must at least ignore them.
-                left = [p for p in srv.leftovers()]
-                temps_seen.append(len(left))
+                # The killed process's temp files: the new one holds the
+                # data_path lock, so nobody else can be writing them; they
+                # must not stay (else they pile up, one per crash).
+                time.sleep(0.3)
+                left = [t for t in last_temps
+                        if os.path.exists(os.path.join(srv.data_path, t))]
+                if left:
+                    stale.append((rnd, left))
             alice = Raw(srv.c2s_port, timeout=3)
             alice.login('alice@localhost', 'alice-pw', resource='a', presence=False)
-            bob = Raw(srv.c2s_port, timeout=3)
-            bob.login('bob@localhost', 'bob-pw', resource='b', presence=False)
             check_roster(alice, led)
             check_vcard(alice, led)
-            if rnd == ROUNDS // 2:
+            if rnd == ROUNDS // 2 or rnd == ROUNDS:
                 collect_offline(srv, led)
+            if rnd == ROUNDS:
+                alice.finish()
+                break
+            bob = Raw(srv.c2s_port, timeout=3)
+            bob.login('bob@localhost', 'bob-pw', resource='b', presence=False)
             stop = threading.Event()
-            delay = random.uniform(0.1, 0.5)
-            killer = threading.Timer(delay, srv.proc.kill)
+            killer = threading.Timer(random.uniform(0.1, 0.5), srv.proc.kill)
             killer.start()
             activity(alice, bob, led, rnd, stop)
             killer.join()
@@ -254,22 +262,18 @@ def test_kill_9_during_writes():
             kills += 1
             alice.close()
             bob.close()
-            temps = check_files(srv.data_path)
-            # Bounded: at most one interrupted write per file being written
-            # at the kill, never a pile from crash to crash.
-            assert len(temps) <= 4, ('%d temp files after %d kills (they accumulate): %s'
-                                     % (len(temps), kills, temps))
-        srv.start()
-        alice = Raw(srv.c2s_port, timeout=5)
-        alice.login('alice@localhost', 'alice-pw', resource='a', presence=False)
-        check_roster(alice, led)
-        check_vcard(alice, led)
-        n = collect_offline(srv, led)
-        assert n > 0 or led.counter == 0
-        alice.finish()
-        assert srv.wait_log('xmppd ready')
-        # The clean stop at the end of the block checks that no temp file
-        # is left in data_path (lib.Server.check).
+            # The state on disk at the crash: everything parses.
+            last_temps = check_files(srv.data_path)
+        assert led.counter > 0
+        if stale:
+            total = sorted({t for _, ts in stale for t in ts})
+            # Leave a clean data_path, so lib's final check does not repeat this.
+            for t in srv.leftovers():
+                os.unlink(t)
+            raise AssertionError(
+                'temporary files of killed processes are never removed: after %d kills, '
+                '%d restart(s) found the previous crash\'s temp files still there (%s); '
+                'they are ignored by reads, but accumulate' % (kills, len(stale), total[:6]))
 
 
 test_kill_9_during_writes.timeout = 150

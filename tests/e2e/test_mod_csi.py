@@ -15,15 +15,14 @@ writes the recipient's output in the same pass), then look at what arrived.
 
 import asyncio
 import logging
+import os
 import ssl
 import time
 
 import slixmpp
 
 from lib import Server
-from rawxmpp import (
-    C, FEATURES, NS_STANZAS, Failures, Raw, body_of, client, dump, is_message, q,
-)
+from rawxmpp import C, NS_STANZAS, Failures, Raw, body_of, client, dump, q
 
 logging.getLogger('slixmpp').setLevel(logging.CRITICAL)
 
@@ -198,9 +197,19 @@ def test_presence_held_and_coalesced_until_a_message():
         assert take(phone, 1) == [('presence', 'bob@localhost/b', None, 'bob 7')]
 
 
+def _data(srv):
+    out = []
+    for root, dirs, files in os.walk(srv.data_path):
+        for f in files:
+            with open(os.path.join(root, f), 'rb') as fh:
+                out.append((os.path.join(root, f), fh.read()))
+    return sorted(out)
+
+
 def test_active_flushes_everything_in_order():
     with server() as srv:
         phone, desk, bob, carol = phone_and_friends(srv)
+        before = _data(srv)
         chat_state(bob, 'composing')
         directed(bob, 'b1')
         chat_state(bob, 'paused')
@@ -224,6 +233,7 @@ def test_active_flushes_everything_in_order():
         chat_state(bob)
         bob.sync()
         assert take(phone, 1) == [comp('bob@localhost/b')]
+        assert _data(srv) == before, 'holding stanzas wrote to the data directory'
 
 
 def test_what_goes_out_at_once():
@@ -337,7 +347,7 @@ def test_queue_limits():
         assert got[0] == ('presence', 'bob@localhost/b', None, 'p19'), got
         assert [g[0] for g in got[1:]] == ['message'] * 5, got
 
-    with server(extra_ini='[csi]\nmax_queued_bytes = 65536\n') as srv:
+    with server(extra_ini='[csi]\nmax_queued_bytes = 64K\n') as srv:
         phone, desk, bob, carol = phone_and_friends(srv)
         big = 'x' * 40000
         bob.send("<message to='%s' id='big1'><x xmlns='urn:example:blob'>%s</x></message>"
@@ -389,9 +399,15 @@ def test_settings_are_checked():
                 ('max_queued = 0', '[csi] max_queued: expected a whole number from 1 to 10000'),
                 ('max_queued = 10001', 'max_queued: expected a whole number from 1 to 10000'),
                 ('max_queued = 5x', "not '5x'"),
+                ('max_queued = 5K', "max_queued: expected a whole number from 1 to 10000, "
+                 "not '5K'"),
+                ('max_queued = -1', "not '-1'"),
                 ('max_queued = ', 'max_queued: expected a whole number'),
                 ('max_queued_bytes = 4095', 'max_queued_bytes: expected a whole number from '
-                 '4096 to 16777216'),
+                 "4096 to 16777216 (bytes; K and M suffixes allowed), not '4095'"),
+                ('max_queued_bytes = 3K', "not '3K'"),
+                ('max_queued_bytes = 17M', "not '17M'"),
+                ('max_queued_bytes = 1G', "not '1G'"),
                 ('max_queued_bytes = 99999999999999999999999', 'max_queued_bytes: expected'),
                 ('hold_presence = no', "unknown key 'hold_presence' in [csi] (known: "
                  "max_queued, max_queued_bytes)")):
@@ -403,10 +419,13 @@ def test_settings_are_checked():
             lines = [x.rstrip() for x in srv.config_text().splitlines()]
             assert ':%d:' % (lines.index(ini.rstrip()) + 1) in r.stderr, \
                 '%s: no line number: %s' % (ini, r.stderr)
-        srv.extra_ini = '[csi]\nmax_queued = 10000\nmax_queued_bytes = 4096\n'
-        srv.write_config()
-        r = srv.cli('check', 'config')
-        assert r.returncode == 0, r.stderr
+        for good in ('max_queued = 10000\nmax_queued_bytes = 4096',
+                     'max_queued = 1\nmax_queued_bytes = 4k', 'max_queued_bytes = 512K',
+                     'max_queued_bytes = 16M'):
+            srv.extra_ini = '[csi]\n%s\n' % good
+            srv.write_config()
+            r = srv.cli('check', 'config')
+            assert r.returncode == 0, '%s: %s' % (good, r.stderr)
     finally:
         srv.cleanup()
 
