@@ -63,6 +63,9 @@
 #define NS_VCARD4	"urn:ietf:params:xml:ns:vcard-4.0"
 #define NS_DELAY	"urn:xmpp:delay"
 #define NS_PUBSUB	"http://jabber.org/protocol/pubsub"
+#define NS_PEP_STORE	"urn:xmppd:pep"		/* modules/pep.c's files */
+#define NS_LEGACY_BM	"storage:bookmarks"
+#define NODE_LEGACY_BM	"storage:bookmarks"
 #define NODE_VCARD4	"urn:xmpp:vcard4"
 #define NODE_AVATAR_META "urn:xmpp:avatar:metadata"
 #define NODE_AVATAR_DATA "urn:xmpp:avatar:data"
@@ -124,6 +127,8 @@ struct user {
 				 pep_items;
 	struct xml_node		**pep;		/* the PEP nodes built, for vCard4 */
 	size_t			 npep;
+	struct xml_node		*legacy_bm;	/* PEP storage:bookmarks, if any */
+	int			 private_bm;	/* private storage:bookmarks written */
 };
 
 /* Where a conversion went wrong. */
@@ -1055,8 +1060,8 @@ pep_payload(const struct user *u, const char *node, const char *id)
 {
 	struct xml_node *n = pep_node(u, node), *it, *last = NULL;
 
-	for (it = n ? xml_child(n, "item", NS_PUBSUB) : NULL; it != NULL;
-	    it = xml_next(it, "item", NS_PUBSUB))
+	for (it = n ? xml_child(n, "item", NS_PEP_STORE) : NULL; it != NULL;
+	    it = xml_next(it, "item", NS_PEP_STORE))
 		if (id == NULL || (xml_attr(it, "id") != NULL &&
 		    strcmp(xml_attr(it, "id"), id) == 0))
 			last = it;
@@ -1392,46 +1397,137 @@ import_offline(struct imp *im, struct user *u)
 
 /* ---- PEP ---- */
 
-/* A node's configuration as <config><field var='k'>v</field>...</config>. */
+/*
+ * A node's configuration in modules/pep.c's terms: <config/> with
+ * attributes, starting from the PEP defaults both servers share (XEP-0163
+ * section 7), then what Prosody stored.  Prosody's "authorize" model,
+ * which xmppd lacks, becomes the stricter "whitelist".
+ */
 static void
-pep_config(struct xml_node *node, const struct lua_value *cfg)
+pep_config(struct imp *im, const char *path, struct xml_node *node,
+    const struct lua_value *cfg)
 {
-	struct xml_node *c = NULL, *f;
-	char num[64];
-	const char *k, *v;
+	static const struct {
+		const char *prosody, *xmppd;
+	} bools[] = {
+		{ "deliver_notifications", "deliver_notifications" },
+		{ "deliver_payloads", "deliver_payloads" },
+		{ "notify_retract", "notify_retract" },
+		{ "notify_delete", "notify_delete" },
+	}, names[] = {
+		{ "send_last_published_item", "send_last" },
+		{ "notification_type", "notification_type" },
+		{ "title", "title" },
+		{ "description", "description" },
+	};
+	const struct lua_value *v, *groups;
+	struct xml_node *c;
+	const char *s;
+	char num[32];
+	int64_t n;
 
-	for (size_t i = 0; cfg != NULL && i < cfg->nfields; i++) {
-		const struct lua_value *val = &cfg->fields[i].value;
-		int64_t n;
+	c = xml_add(node, "config", NULL);
+	xml_set_attr(c, "access", "presence");
+	xml_set_attr(c, "max_items", "1");
+	xml_set_attr(c, "send_last", "on_sub_and_presence");
+	xml_set_attr(c, "notification_type", "headline");
+	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++)
+		xml_set_attr(c, bools[i].xmppd, "1");
+	if ((s = lua_cstr(lua_get(cfg, "access_model"))) != NULL) {
+		if (strcmp(s, "open") == 0 || strcmp(s, "presence") == 0 ||
+		    strcmp(s, "roster") == 0 || strcmp(s, "whitelist") == 0)
+			xml_set_attr(c, "access", s);
+		else {
+			xml_set_attr(c, "access", "whitelist");
+			note(im, "%s: node %s: access model '%.32s' is not known "
+			    "to xmppd; the node is whitelist now", path,
+			    xml_attr(node, "name"), cstr_ok(s) ? s : "?");
+		}
+	}
+	v = lua_get(cfg, "max_items");
+	if ((s = lua_cstr(v)) != NULL && strcmp(s, "max") == 0)
+		xml_set_attr(c, "max_items", "max");
+	else if (lua_is_int(v, &n) && n > 0 && n <= 1000000000) {
+		snprintf(num, sizeof num, "%" PRId64, n);
+		xml_set_attr(c, "max_items", num);
+	}
+	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++)
+		if ((v = lua_get(cfg, bools[i].prosody)) != NULL &&
+		    v->type == LUA_T_BOOLEAN)
+			xml_set_attr(c, bools[i].xmppd, v->boolean ? "1" : "0");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if ((s = lua_cstr(lua_get(cfg, names[i].prosody))) != NULL &&
+		    *s != '\0' && cstr_ok(s))
+			xml_set_attr(c, names[i].xmppd, s);
+	/* A list of group names, or a set of them. */
+	groups = lua_get(cfg, "roster_groups_allowed");
+	for (size_t i = 0; lua_is_table(groups) && i < groups->nfields; i++) {
+		const struct lua_field *f = &groups->fields[i];
+		s = f->key.type == LUA_T_STRING ? lua_cstr(&f->key) :
+		    lua_cstr(&f->value);
+		if (s != NULL && *s != '\0' && cstr_ok(s))
+			xml_add_text_child(c, "group", NULL, s);
+	}
+}
 
-		if ((k = lua_cstr(&cfg->fields[i].key)) == NULL || !cstr_ok(k))
+/* Who else may see or gets the node: affiliations and subscriptions. */
+static void
+pep_people(struct user *u, struct xml_node *node, const struct lua_value *nc)
+{
+	static const char *const affs[] = { "member", "publisher", "outcast", NULL };
+	const struct lua_value *t;
+	struct xml_node *e;
+	char jid[JID_MAX + 1], hex[2 * br_sha1_SIZE + 1], *key;
+	const char *a, *j;
+	size_t i, k, nl, jl;
+
+	t = lua_get(nc, "affiliations");
+	for (i = 0; lua_is_table(t) && i < t->nfields; i++) {
+		j = lua_cstr(&t->fields[i].key);
+		a = lua_cstr(&t->fields[i].value);
+		for (k = 0; a != NULL && affs[k] != NULL && strcmp(a, affs[k]) != 0; k++)
+			;
+		if (a == NULL || affs[k] == NULL || j == NULL ||
+		    jid_normalize(j, jid, sizeof jid) == -1 ||
+		    strcmp(jid, u->bare) == 0)
+			continue;	/* "owner" is the account itself */
+		e = xml_add(node, "affiliation", NULL);
+		xml_set_attr(e, "jid", jid);
+		xml_set_attr(e, "affiliation", a);
+	}
+	t = lua_get(nc, "subscribers");
+	for (i = 0; lua_is_table(t) && i < t->nfields; i++) {
+		j = lua_cstr(&t->fields[i].key);
+		if (j == NULL || jid_normalize(j, jid, sizeof jid) == -1)
 			continue;
-		if (val->type == LUA_T_BOOLEAN)
-			v = val->boolean ? "true" : "false";
-		else if (lua_is_int(val, &n)) {
-			snprintf(num, sizeof num, "%" PRId64, n);
-			v = num;
-		} else if ((v = lua_cstr(val)) == NULL || !cstr_ok(v))
-			continue;	/* tables and oddities have no text form */
-		if (c == NULL)
-			c = xml_add(node, "config", NULL);
-		f = xml_add(c, "field", NULL);
-		xml_set_attr(f, "var", k);
-		xml_add_text(f, v, strlen(v));
+		/* A subscription id that stays the same on every import. */
+		a = xml_attr(node, "name");
+		nl = strlen(a);
+		jl = strlen(jid);
+		key = xmalloc(nl + jl + 2);
+		memcpy(key, a, nl);
+		key[nl] = '\n';
+		memcpy(key + nl + 1, jid, jl + 1);
+		sha1_hex(key, nl + jl + 1, hex);
+		free(key);
+		hex[24] = '\0';
+		e = xml_add(node, "subscription", NULL);
+		xml_set_attr(e, "jid", jid);
+		xml_set_attr(e, "subid", hex);
 	}
 }
 
 /* Items of one node from its .list file into node.  0, or -1 (reported). */
 static int
 pep_items(struct imp *im, struct user *u, struct xml_node *node,
-    const char *path, int64_t max_items, size_t *count)
+    const char *path, size_t max_items, size_t *count)
 {
-	const struct lua_value *it, *payload, *idv, *with;
+	const struct lua_value *it, *payload, *idv;
 	struct xml_node *item, *old, *next, *pl;
 	struct lua_doc *doc;
 	struct conv cv;
 	char id[32], stamp[32];
-	const char *ids, *publisher;
+	const char *ids;
 	double when;
 	size_t n = 0;
 	int missing;
@@ -1441,7 +1537,6 @@ pep_items(struct imp *im, struct user *u, struct xml_node *node,
 	for (size_t i = 0; i < lua_doc_count(doc); i++) {
 		it = payload = lua_doc_value(doc, i);
 		idv = lua_get(it, "key");
-		with = lua_get(it, "with");
 		/* An item kept whole: its one child is the payload. */
 		if (lua_is_table(it) && (ids = lua_cstr(lua_get(it, "name"))) != NULL &&
 		    strcmp(ids, "item") == 0 && (ids = lua_cstr(lua_get(lua_get(it,
@@ -1456,7 +1551,7 @@ pep_items(struct imp *im, struct user *u, struct xml_node *node,
 			snprintf(id, sizeof id, "%zu", i + 1);
 			ids = id;
 		}
-		/* The newest item with an id wins. */
+		/* A republished id replaces the old item and is the newest. */
 		for (old = xml_child(node, "item", NULL); old != NULL; old = next) {
 			next = xml_next(old, "item", NULL);
 			if (strcmp(xml_attr(old, "id"), ids) == 0) {
@@ -1466,13 +1561,10 @@ pep_items(struct imp *im, struct user *u, struct xml_node *node,
 		}
 		item = xml_add(node, "item", NULL);
 		xml_set_attr(item, "id", ids);
-		if ((publisher = lua_cstr(with)) != NULL && *publisher != '\0' &&
-		    cstr_ok(publisher))
-			xml_set_attr(item, "publisher", publisher);
-		if (when_of(lua_get(it, "when"), &when)) {
-			format_xep82((int64_t)when, stamp, sizeof stamp);
-			xml_set_attr(item, "stamp", stamp);
-		}
+		if (!when_of(lua_get(it, "when"), &when))
+			when = (double)wall_time();
+		format_xep82((int64_t)when, stamp, sizeof stamp);
+		xml_set_attr(item, "stamp", stamp);
 		memset(&cv, 0, sizeof cv);
 		if (payload == NULL || (pl = conv_element(&cv, NULL, item,
 		    payload, NS_PUBSUB, 2)) == NULL) {
@@ -1488,14 +1580,43 @@ pep_items(struct imp *im, struct user *u, struct xml_node *node,
 		n++;
 	}
 	lua_doc_free(doc);
-	/* Only the newest max_items are kept, as Prosody shows them. */
-	while (max_items > 0 && n > (uint64_t)max_items &&
-	    (old = xml_child(node, "item", NULL)) != NULL) {
+	/* Only the newest max_items are kept, as both servers do. */
+	while (n > max_items && (old = xml_child(node, "item", NULL)) != NULL) {
 		xml_remove(old);
 		n--;
 	}
 	*count = n;
 	return 0;
+}
+
+/* modules/pep.c's file for a node: pep/n-ESCAPED, or pep/h-SHA1. */
+static int
+pep_file(const char *node, char *out, size_t outlen)
+{
+	char esc[FILE_NAME_MAX + 1], hex[2 * br_sha1_SIZE + 1];
+
+	if (store_escape(node, esc, sizeof esc) == 0 &&
+	    strlen(esc) <= FILE_NAME_MAX - 2)
+		return path_fmt(out, outlen, "pep/n-%s", esc);
+	sha1_hex(node, strlen(node), hex);
+	return path_fmt(out, outlen, "pep/h-%s", hex);
+}
+
+/* The most items a node may keep: its max_items, or [pep]'s limit. */
+static size_t
+pep_keep(const struct imp *im, const struct xml_node *node)
+{
+	const char *v = xml_attr(xml_child(node, "config", NULL), "max_items");
+	const char *lim = config_module_opt(im->cfg, "pep", "max_items_per_node");
+	unsigned long top = 256, n;
+	char *end;
+
+	if (lim != NULL && (n = strtoul(lim, &end, 10)) > 0 && *end == '\0')
+		top = n;
+	if (v != NULL && strcmp(v, "max") != 0 &&
+	    (n = strtoul(v, &end, 10)) > 0 && *end == '\0' && n < top)
+		return n;
+	return top;
 }
 
 static void
@@ -1509,7 +1630,6 @@ import_pep(struct imp *im, struct user *u)
 	struct stat st;
 	struct buf b;
 	size_t count;
-	int64_t max_items;
 	int missing;
 
 	if (path_fmt(path, sizeof path, "%s/pep/%s.dat", im->hostdir, u->stem) == -1)
@@ -1523,6 +1643,7 @@ import_pep(struct imp *im, struct user *u)
 			t = NULL;
 		}
 	}
+	/* The nodes: those configured, and those with items. */
 	for (size_t i = 0; t != NULL && i < t->nfields; i++) {
 		const char *k = lua_cstr(&t->fields[i].key);
 		if (k != NULL && *k != '\0' && cstr_ok(k) && !names_has(&nodes, k)) {
@@ -1541,14 +1662,13 @@ import_pep(struct imp *im, struct user *u)
 	for (size_t i = 0; i < nodes.n; i++) {
 		const char *name = nodes.v[i];
 
-		node = xml_new(xml_arena_new(), "node", NS_PUBSUB);
+		node = xml_new(xml_arena_new(), "node", NS_PEP_STORE);
 		xml_set_attr(node, "version", "1");
 		xml_set_attr(node, "name", name);
 		nc = lua_get(t, name);
 		cfg = lua_get(nc, "config");
-		pep_config(node, lua_is_table(cfg) ? cfg : NULL);
-		if (!lua_is_int(lua_get(cfg, "max_items"), &max_items))
-			max_items = 0;
+		pep_config(im, path, node, lua_is_table(cfg) ? cfg : NULL);
+		pep_people(u, node, nc);
 		count = 0;
 		list[0] = '\0';
 		for (size_t j = 0; j < im->pepnodes.n; j++)
@@ -1556,12 +1676,19 @@ import_pep(struct imp *im, struct user *u)
 			    path_fmt(list, sizeof list, "%s/%s/%s.list",
 			    im->hostdir, im->pepdirs.v[j], u->stem) == 0)
 				break;
-		if (list[0] != '\0' && pep_items(im, u, node, list, max_items,
-		    &count) == -1) {
+		if (list[0] != '\0' && pep_items(im, u, node, list,
+		    pep_keep(im, node), &count) == -1) {
 			xml_arena_free(node->arena);
 			continue;
 		}
-		if (keyed_file("pep", name, strlen(name), file, sizeof file) == -1)
+		if (strcmp(name, NODE_LEGACY_BM) == 0) {
+			/* xmppd shows this node from urn:xmpp:bookmarks:1 and
+			 * takes XEP-0048 bookmarks from private XML: kept for
+			 * import_private. */
+			u->legacy_bm = node;
+			continue;
+		}
+		if (pep_file(name, file, sizeof file) == -1)
 			problem(im, path, 0, "no file name for PEP node %s", name);
 		else if (render(node, &pep_limits, &b, why, sizeof why) == -1)
 			problem(im, list[0] ? list : path, 0, "PEP node %s %s",

@@ -392,6 +392,34 @@ def test_held_queue_dies_with_the_session():
         phone3.close()
 
 
+def test_flush_to_a_slow_consumer():
+    # A flush bigger than the phone's output queue may hold closes it as a
+    # slow consumer in the middle of the flush; the rest of the queue and
+    # the stanza that caused the flush are dropped with the session.
+    with server(limits={'max_stanza_size': 65536, 'output_hard_limit': 131072,
+                        'output_high_water': 65536},
+                extra_ini='[csi]\nmax_queued_bytes = 4M\n') as srv:
+        phone, desk, bob, carol = phone_and_friends(srv)
+        r = desk.iq("<iq type='set'><enable xmlns='%s'/></iq>" % NS_CARBONS)
+        assert r.get('type') == 'result', dump(r)
+        blob = 'y' * 30000
+        for i in range(8):
+            bob.send("<message to='%s' id='b%d'><x xmlns='urn:example:blob'>%s</x></message>"
+                     % (PHONE, i, blob))
+        quiet(phone, bob)
+        mark = len(srv.log())
+        bob.message(PHONE, 'too much at once')
+        bob.sync()
+        assert srv.wait_log('closing slow consumer', start=mark), srv.log_tail(20)
+        assert phone.closed(), 'phone still connected'
+        # Everyone else carries on; desk got no copy of the dropped message
+        # (its recipient was gone before it could be delivered).
+        desk.assert_nothing(C('message'), what='a carbon of the dropped message')
+        phone = client(srv, 'alice', 'phone')
+        bob.message(PHONE, 'again')
+        assert body_of(phone.expect(C('message'))) == 'again'
+
+
 def test_settings_are_checked():
     srv = Server(start=False, server={'modules': MODULES})
     try:
