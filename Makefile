@@ -19,7 +19,7 @@ BSSL	= vendor/bearssl-0.6
 INIH	= vendor/inih-r59
 UNPACKED = vendor/.unpacked
 
-OPT	= -Os -ffunction-sections -fdata-sections
+OPT	= -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -flto=auto
 WARN	= -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	  -Wmissing-prototypes -Wno-unused-parameter
 # inih's options change its handler type: every user of ini.h sees the same.
@@ -83,7 +83,7 @@ $(MUSLDIR)/%.o: %.c $(HDRS) $(UNPACKED) | musl-tools
 	$(MUSLCC) $(CPPFLAGS) $(OPT) $(WARN) $(CFLAGS) -c -o $@ $<
 
 xmppd: $(MUSLDIR)/xmppd.o $(MUSLOBJ) $(MUSLDIR)/libbearssl.a $(MUSLDIR)/libinih.a
-	$(MUSLCC) -static -Wl,--gc-sections -s $(LDFLAGS) -o $@ $^
+	$(MUSLCC) -Os -flto=auto -static -Wl,--gc-sections -s $(LDFLAGS) -o $@ $^
 
 # ---- sanitizer builds for the tests (host libc) ----
 $(SANDIR)/%.o: %.c $(HDRS) $(UNPACKED)
@@ -120,3 +120,8 @@ distclean: clean
 	rm -rf $(BSSL) $(INIH) $(UNPACKED) vendor/*.tar.*
 
 .PHONY: all musl-tools unit san test run install clean distclean
+
+# ---- the load generator (host compiler, its own -O2 BearSSL): bench/README.md ----
+.PHONY: bench
+bench: $(UNPACKED)
+	sh bench/build.sh
