@@ -78,9 +78,10 @@
 #define FILE_NAME_MAX	255
 
 /*
- * What each module reads its files with (roster.c, vcard.c, private.c):
- * a document we write must parse back under these, or the module could
- * not read it.  PEP has no module yet; its files get the vCard bounds.
+ * What each module reads its files with (roster.c, vcard.c, private.c,
+ * pep.c): a document we write must parse back under these, or the module
+ * could not read it.  pep.c reads files of up to 1 GiB; one node file of
+ * ours is bounded like a vCard.
  */
 static const struct xml_limits roster_limits = { (size_t)4 * 1024 * 1024, 16, 16, 256 };
 static const struct xml_limits vcard_limits = { (size_t)16 * 1024 * 1024 + 4096, 260, 520, 1030 };
@@ -923,6 +924,60 @@ roster_item(struct conv *cv, struct xml_node *root, const char *jid,
 	return 0;
 }
 
+/* A contact and its place in the file. */
+struct twin {
+	struct xml_node	*item;
+	size_t		 pos;
+};
+
+static int
+cmp_twin(const void *a, const void *b)
+{
+	const struct twin *x = a, *y = b;
+	int r = strcmp(xml_attr(x->item, "jid"), xml_attr(y->item, "jid"));
+
+	if (r == 0)
+		r = x->pos < y->pos ? -1 : x->pos > y->pos;
+	return r;
+}
+
+/*
+ * Two contacts Prosody kept apart can be one JID for xmppd (keys not in
+ * normal form): the first one in the file stays, the others are errors.
+ */
+static void
+drop_twins(struct imp *im, const char *path, struct user *u,
+    struct xml_node *root)
+{
+	struct twin *v;
+	struct xml_node *it;
+	size_t n = 0, i;
+
+	for (it = xml_child(root, "item", NULL); it != NULL;
+	    it = xml_next(it, "item", NULL))
+		n++;
+	if (n < 2)
+		return;
+	v = xcalloc(n, sizeof *v);
+	n = 0;
+	for (it = xml_child(root, "item", NULL); it != NULL;
+	    it = xml_next(it, "item", NULL)) {
+		v[n].item = it;
+		v[n].pos = n;
+		n++;
+	}
+	qsort(v, n, sizeof *v, cmp_twin);
+	for (i = 1; i < n; i++)
+		if (strcmp(xml_attr(v[i - 1].item, "jid"),
+		    xml_attr(v[i].item, "jid")) == 0) {
+			problem(im, path, 0, "contact %s appears twice once its "
+			    "JID is normalised", xml_attr(v[i].item, "jid"));
+			xml_remove(v[i].item);
+			u->items--;
+		}
+	free(v);
+}
+
 static void
 import_roster(struct imp *im, struct user *u)
 {
@@ -988,6 +1043,7 @@ import_roster(struct imp *im, struct user *u)
 	if (legacy != NULL)
 		add_pending(im, path, u, root, legacy);
 	lua_doc_free(doc);
+	drop_twins(im, path, u, root);
 	if (render(root, &roster_limits, &b, why, sizeof why) == -1)
 		problem(im, path, 0, "the roster %s", why);
 	else if (put(im, u, "roster", &b, path) == 0)
@@ -1267,16 +1323,47 @@ frag_is_empty(const struct xml_node *el)
 	return el->attrs == NULL && vcard_is_empty(el);
 }
 
+/*
+ * Write one fragment (el, a child of root) as modules/private.c keeps it:
+ * private/<store_escape("name|namespace")>.  0, or -1 (reported).
+ */
+static int
+write_private(struct imp *im, struct user *u, const char *path, unsigned line,
+    const struct xml_node *root, const struct xml_node *el)
+{
+	char file[PATH_MAX], why[256], *key;
+	size_t nl = strlen(el->name), sl = strlen(el->ns);
+	struct buf b;
+	int rc = -1;
+
+	key = xmalloc(nl + sl + 2);
+	memcpy(key, el->name, nl);
+	key[nl] = '|';
+	memcpy(key + nl + 1, el->ns, sl + 1);
+	if (keyed_file("private", key, nl + sl + 1, file, sizeof file) == -1)
+		problem(im, path, line, "no file name for <%s xmlns='%s'>",
+		    el->name, el->ns);
+	else if (render(root, &private_limits, &b, why, sizeof why) == -1)
+		problem(im, path, line, "private <%s xmlns='%s'> %s", el->name,
+		    el->ns, why);
+	else if (put(im, u, file, &b, path) == 0) {
+		u->privates++;
+		if (xml_is(el, "storage", NS_LEGACY_BM))
+			u->private_bm = 1;
+		rc = 0;
+	}
+	free(key);
+	return rc;
+}
+
 static void
 import_private(struct imp *im, struct user *u)
 {
-	char path[PATH_MAX], file[PATH_MAX], why[256], *key;
+	char path[PATH_MAX];
 	const struct lua_value *t;
 	struct xml_node *root, *el;
 	struct lua_doc *doc;
 	struct conv cv;
-	struct buf b;
-	size_t nl, sl;
 	int missing;
 
 	if (path_fmt(path, sizeof path, "%s/private/%s.dat", im->hostdir,
@@ -1304,29 +1391,40 @@ import_private(struct imp *im, struct user *u)
 			    "does not store %s", path, f->value.line, el->name,
 			    el->ns, u->bare, el->ns[0] ? "reserved namespaces" :
 			    "elements without a namespace");
-		else if (frag_is_empty(el))
-			;	/* nothing stored, as private.c would do */
-		else {
-			nl = strlen(el->name);
-			sl = strlen(el->ns);
-			key = xmalloc(nl + sl + 2);
-			memcpy(key, el->name, nl);
-			key[nl] = '|';
-			memcpy(key + nl + 1, el->ns, sl + 1);
-			if (keyed_file("private", key, nl + sl + 1, file,
-			    sizeof file) == -1)
-				problem(im, path, f->value.line, "no file name "
-				    "for <%s xmlns='%s'>", el->name, el->ns);
-			else if (render(root, &private_limits, &b, why, sizeof why) == -1)
-				problem(im, path, f->value.line, "private <%s "
-				    "xmlns='%s'> %s", el->name, el->ns, why);
-			else if (put(im, u, file, &b, path) == 0)
-				u->privates++;
-			free(key);
-		}
+		else if (!frag_is_empty(el))	/* empty: nothing, as private.c */
+			write_private(im, u, path, f->value.line, root, el);
 		xml_arena_free(root->arena);
 	}
 	lua_doc_free(doc);
+}
+
+/*
+ * Bookmarks Prosody kept only in the XEP-0048 PEP node storage:bookmarks
+ * (XEP-0411): xmppd serves that node from urn:xmpp:bookmarks:1 and copies
+ * XEP-0048 bookmarks from private XML into it at the next login, so they
+ * go to private XML unless a private copy was imported already.
+ */
+static void
+import_legacy_bookmarks(struct imp *im, struct user *u)
+{
+	struct xml_node *it, *last = NULL, *st, *root;
+	char path[PATH_MAX];
+
+	if (u->legacy_bm == NULL || u->private_bm)
+		return;
+	for (it = xml_child(u->legacy_bm, "item", NULL); it != NULL;
+	    it = xml_next(it, "item", NULL))
+		last = it;
+	st = last ? xml_first_element(last) : NULL;
+	if (st == NULL || !xml_is(st, "storage", NS_LEGACY_BM) || frag_is_empty(st))
+		return;
+	if (path_fmt(path, sizeof path, "%s/pep_storage%%3abookmarks/%s.list",
+	    im->hostdir, u->stem) == -1)
+		path[0] = '\0';
+	root = xml_new(xml_arena_new(), "query", NS_PRIVATE);
+	xml_set_attr(root, "version", "1");
+	write_private(im, u, path, 0, root, xml_append_copy(root, st));
+	xml_arena_free(root->arena);
 }
 
 /* ---- offline messages ---- */
@@ -1393,6 +1491,11 @@ import_offline(struct imp *im, struct user *u)
 		xml_arena_free(m->arena);
 	}
 	lua_doc_free(doc);
+	if (u->offline > im->cfg->limits.max_offline_messages)
+		printf("note: %s has %zu offline messages, more than [limits] "
+		    "max_offline_messages (%u): all are kept, and new ones wait "
+		    "until these are delivered\n", u->bare, u->offline,
+		    im->cfg->limits.max_offline_messages);
 }
 
 /* ---- PEP ---- */
@@ -1807,10 +1910,13 @@ import_user(struct imp *im, const char *stem)
 	import_roster(im, &u);
 	import_vcard(im, &u);
 	import_private(im, &u);
+	import_legacy_bookmarks(im, &u);
 	import_offline(im, &u);
 	for (size_t i = 0; i < u.npep; i++)
 		xml_arena_free(u.pep[i]->arena);
 	free(u.pep);
+	if (u.legacy_bm != NULL)
+		xml_arena_free(u.legacy_bm->arena);
 	/* Last: until this file exists the account does not. */
 	if (!im->dry_run && store_write(im->host, u.local, ACCOUNT_FILE, text,
 	    (size_t)n) == -1) {

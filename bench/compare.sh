@@ -45,9 +45,9 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$quick" = 1 ]; then
-	N1=200 N2=1000 LOGIN_C=50 LOGIN_T=3 PAIRS=100 MSG_T=3 STARTS=2
+	N1=200 N2=1000 LOGIN_C=50 LOGIN_T=3 PAIRS=100 MSG_T=3 STARTS=2 HOLD=2
 else
-	N1=1000 N2=10000 LOGIN_C=50 LOGIN_T=10 PAIRS=500 MSG_T=10 STARTS=3
+	N1=1000 N2=10000 LOGIN_C=50 LOGIN_T=10 PAIRS=500 MSG_T=10 STARTS=3 HOLD=5
 fi
 NACC=$N2
 [ $((PAIRS * 2)) -gt "$NACC" ] && NACC=$((PAIRS * 2))
@@ -396,10 +396,11 @@ run_server() {
 	local n
 	for n in "$N1" "$N2"; do
 		say "$S: $n sessions"
-		lg "connect$n" connect --count "$n" --time 2 --concurrency 50 \
+		lg "connect$n" connect --count "$n" --time "$HOLD" --concurrency 50 \
 		    --server-pid "$SPID" --setup-timeout 300
 		R[$S.rss$n]=$(kv server_rss_kb "$LAST")
-		R[$S.held$n]=$(kv connected "$LAST")
+		R[$S.held$n]=$(kv held_at_end "$LAST")
+		R[$S.holdcpu$n]=$(kv server_hold_cpu_pct "$LAST")
 		if [ -n "${R[$S.rss$n]}" ] && [ -n "${R[$S.idle_rss]}" ] &&
 		    [ "${R[$S.held$n]:-0}" -gt 0 ]; then
 			R[$S.kbps$n]=$(awk -v a="${R[$S.rss$n]}" -v b="${R[$S.idle_rss]}" \
@@ -413,6 +414,9 @@ run_server() {
 	    --server-pid "$SPID"
 	R[$S.logins]=$(kv logins_per_s "$LAST")
 	R[$S.logins_srv_cpu]=$(kv server_cpu_pct "$LAST")
+	R[$S.login_srv_ms]=$(kv server_cpu_ms_per_login "$LAST")
+	R[$S.login_lg_ms]=$(kv lg_cpu_ms_per_login "$LAST")
+	R[$S.login_p99]=$(kv login_p99_ms "$LAST")
 	R[$S.logins_lg_cpu]=$(kv lg_cpu_window_pct "$LAST")
 	R[$S.logins_other]=$(kv other_cpu_pct "$LAST")
 	R[$S.logins_fail]=$(grep -o 'fail_[a-z_]*=[1-9][0-9]*' "$LAST" | tr '\n' ' ')
@@ -451,6 +455,7 @@ run_server() {
 	R[$S.version]=$(version_of "$S")
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for s in $servers; do
 	run_server "$s"
 done
@@ -503,8 +508,12 @@ table() {
 	row "  KB per session ($N1)" "kbps$N1"
 	row "RSS with $N2 TLS sessions (KB)" "rss$N2"
 	row "  KB per session ($N2)" "kbps$N2"
-	row "  sessions held (of $N2)" "held$N2"
+	row "  sessions held (of $N2, after ${HOLD}s)" "held$N2"
+	row "  server CPU % holding $N2 idle sessions" "holdcpu$N2"
 	row "logins/s ($LOGIN_C connectors)" logins
+	row "  server CPU ms per login" login_srv_ms
+	row "  loadgen CPU ms per login" login_lg_ms
+	row "  login p99 (ms, connect to presence)" login_p99
 	row "  server CPU % during logins" logins_srv_cpu
 	row "  loadgen CPU % during logins" logins_lg_cpu
 	row "  other processes' CPU % (noise)" logins_other
@@ -540,6 +549,7 @@ report() {
 	    "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \
 	    "$(uname -sr)"
 	for s in $servers; do echo "$s: ${R[$s.version]:-?}"; done
+	echo "load average before the run: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "run: bench/compare.sh$([ "$quick" = 1 ] && echo ' --quick')$([ "$with_ejabberd" = 1 ] && echo ' --with ejabberd')"
 	echo
 	table

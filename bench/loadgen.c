@@ -696,13 +696,16 @@ conn_start(int s, long acct)
 {
 	struct lconn *c = &conns[s];
 	unsigned gen = c->gen;
-	int fd, one = 1;
+	int fd, one = 1, was_dirty = c->dirty;
 
 	memset(c, 0, sizeof *c);
 	c->slot = s;
 	c->acct = (int)acct;
 	c->fd = -1;
 	c->gen = gen;
+	/* A slot freed and restarted in one pass may still be on the dirty
+	 * list: keep the flag so it is not added twice. */
+	c->dirty = was_dirty;
 	buf_init(&c->out, OUT_MAX);
 	c->xp = xml_parser_new(XML_MODE_STREAM, NULL);
 	c->st = CS_CONNECTING;
@@ -1703,7 +1706,7 @@ int
 main(int argc, char **argv)
 {
 	struct pollfd *pfd;
-	int *pslot;
+	int *pslot, *work;
 	int64_t t0, t_all_online = 0, t_end, t_hard, t_last_scan = 0;
 	double cpu0, cpu_meas0 = 0, cpu_meas1 = 0, srv_meas0 = -1, srv_meas1 = -1;
 	double mach0 = -1, mach1 = -1;
@@ -1733,6 +1736,7 @@ main(int argc, char **argv)
 	raise_nofile(nslots + 64);
 	conns = xcalloc((size_t)nslots, sizeof *conns);
 	dirty = xcalloc((size_t)nslots, sizeof *dirty);
+	work = xcalloc((size_t)nslots, sizeof *work);
 	pfd = xcalloc((size_t)nslots, sizeof *pfd);
 	pslot = xcalloc((size_t)nslots, sizeof *pslot);
 	for (i = 0; i < nslots; i++) {
@@ -1839,6 +1843,12 @@ main(int argc, char **argv)
 				    (double)(t - t0) / 1e9, rss_connected);
 				fflush(stdout);
 				ready_printed = 1;
+				/* the server's CPU while it only holds them */
+				t_meas0 = now_ns();
+				t_meas1 = t_meas0 + (int64_t)(o.time * 1e9);
+				cpu_meas0 = cpu_self_s();
+				srv_meas0 = cpu_server_s();
+				mach0 = cpu_machine_s();
 			} else {
 				sending = 1;
 				t_send0 = t;
@@ -1904,18 +1914,33 @@ main(int argc, char **argv)
 					    conns[i].st != CS_CLOSING)
 						conn_free(&conns[i]);
 		}
-		if (o.mode == M_CONNECT && t_end != 0 && t >= t_end)
+		if (o.mode == M_CONNECT && t_end != 0 && t >= t_end) {
+			cpu_meas1 = cpu_self_s();
+			srv_meas1 = cpu_server_s();
+			mach1 = cpu_machine_s();
+			t_meas1 = t;
 			break;
-
-		/* flush what handlers queued */
-		for (i = 0; i < ndirty; i++) {
-			struct lconn *c = &conns[dirty[i]];
-
-			c->dirty = 0;
-			if (c->st != CS_FREE && c->st != CS_CONNECTING)
-				pump(c);
 		}
-		ndirty = 0;
+
+		/*
+		 * Flush what handlers queued.  Pumping one connection can queue
+		 * output on others (a message received tops up its sender), so
+		 * take the list as it is, start a new one, and go round a few
+		 * times; each slot is on the list at most once (its flag).
+		 */
+		for (int round = 0; round < 8 && ndirty > 0; round++) {
+			int nwork = ndirty;
+
+			memcpy(work, dirty, (size_t)nwork * sizeof *work);
+			ndirty = 0;
+			for (int k = 0; k < nwork; k++) {
+				struct lconn *c = &conns[work[k]];
+
+				c->dirty = 0;
+				if (c->st != CS_FREE && c->st != CS_CONNECTING)
+					pump(c);
+			}
+		}
 
 		/* deadlines, ten times a second */
 		if (t - t_last_scan > 100000000) {
@@ -1998,11 +2023,16 @@ main(int argc, char **argv)
 		printf("result mode=%s", argv[1]);
 		switch (o.mode) {
 		case M_CONNECT:
-			printf(" sessions=%ld wanted=%ld server_rss_kb=%ld"
-			    " login_p50_ms=%.2f login_p99_ms=%.2f",
+			printf(" sessions=%ld wanted=%ld held_at_end=%ld"
+			    " server_rss_kb=%ld login_p50_ms=%.2f"
+			    " login_p99_ms=%.2f",
 			    ready_printed ? (long)nlogins_all : nonline,
-			    want_online, rss_connected,
+			    want_online, nonline, rss_connected,
 			    hist_q_ms(&login_hist, 0.5), hist_q_ms(&login_hist, 0.99));
+			if (srv_meas0 >= 0 && srv_meas1 >= 0 && t_meas1 > t_meas0)
+				printf(" server_hold_cpu_pct=%.2f",
+				    100 * (srv_meas1 - srv_meas0) /
+				    ((double)(t_meas1 - t_meas0) / 1e9));
 			break;
 		case M_LOGINS: {
 			double mt = (double)(t_meas1 - t_meas0) / 1e9;
@@ -2088,5 +2118,12 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < nslots; i++)
 		conn_free(&conns[i]);
+	free(conns);
+	free(dirty);
+	free(work);
+	free(pfd);
+	free(pslot);
+	free(lat_hist.bins);
+	free(login_hist.bins);
 	return exit_code;
 }

@@ -347,6 +347,24 @@ csi_filter(struct session *s, const struct xml_node *stanza)
 	return 1;
 }
 
+/*
+ * Back to active: everything held goes out and the record is forgotten
+ * (whatever the flush does to the session).  Also what a stream resumed
+ * with XEP-0198 needs: XEP-0352 5.2 says a resumed stream starts active.
+ */
+static void
+csi_set_active(struct session *s)
+{
+	uint64_t id = s->id;
+	struct csi_state *st;
+
+	if ((st = state_find(id)) == NULL)
+		return;
+	log_debug("csi: %s active", s->full);
+	flush(s, st);
+	state_remove(id);
+}
+
 static int
 csi_stream_element(struct session *s, struct xml_node *el)
 {
@@ -365,13 +383,7 @@ csi_stream_element(struct session *s, struct xml_node *el)
 		return 1;
 	}
 	if (strcmp(el->name, "active") == 0) {
-		uint64_t id = s->id;
-		if ((st = state_find(id)) != NULL) {
-			log_debug("csi: %s active", s->full);
-			/* The record goes whatever happens to the session. */
-			flush(s, st);
-			state_remove(id);
-		}
+		csi_set_active(s);
 		return 1;
 	}
 	return 0;		/* not ours: the stream answers it */

@@ -622,7 +622,7 @@ unit_parse(const char *name, struct unit *u)
 			return -1;
 		u->last = u->first;
 		u->n = 1;
-	} else if (len > 2 + 2 * ID_LEN + 3 && strncmp(name, "p.", 2) == 0) {
+	} else if (len >= 2 + 2 * ID_LEN + 3 && strncmp(name, "p.", 2) == 0) {
 		const char *p = name + 2;
 		if (id_parse(p, ID_LEN, &u->first) == -1 || p[ID_LEN] != '.' ||
 		    id_parse(p + ID_LEN + 1, ID_LEN, &u->last) == -1 ||
@@ -2119,8 +2119,8 @@ ids_exist(struct qctx *q, const struct qreq *qr)
 	    (qr->has_before && qr->before.t != INT64_MAX &&
 	    !archive_has(q, &qr->before)))
 		return 0;
-	for (size_t i = 0; i < qr->f.nids; i++)
-		if (!archive_has(q, &qr->f.ids[i]))
+	for (size_t i = 0; i < q->f.nids; i++)
+		if (!archive_has(q, &q->f.ids[i]))
 			return 0;
 	return 1;
 }
@@ -2273,6 +2273,8 @@ mam_metadata(struct iq_req *r)
 
 	if (r->where != IQ_TO_SELF)
 		return ERR_FORBIDDEN;
+	if (r->type != IQ_GET)
+		return ERR_BAD_REQUEST;	/* (else the server would be asked) */
 	memset(&q, 0, sizeof q);
 	q.f.tmin = INT64_MIN;
 	q.f.tmax = INT64_MAX;
@@ -2424,7 +2426,7 @@ static const struct iq_handler mam_iq[] = {
 	    mam_query },
 	{ "prefs", NS_MAM, IQ_GET | IQ_SET, IQ_TO_SELF | IQ_TO_CONTACT,
 	    mam_prefs },
-	{ "metadata", NS_MAM, IQ_GET, IQ_TO_SELF | IQ_TO_CONTACT,
+	{ "metadata", NS_MAM, IQ_GET | IQ_SET, IQ_TO_SELF | IQ_TO_CONTACT,
 	    mam_metadata },
 	{ NULL, NULL, 0, 0, NULL }
 };

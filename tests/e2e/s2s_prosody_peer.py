@@ -91,6 +91,8 @@ class ProsodyPeer:
         self.extra = extra
         self.proc = None
         self._out = None
+        self._registered = False
+        self._log_start = 0
         self._write_config()
 
     def _write_config(self):
@@ -152,11 +154,15 @@ class ProsodyPeer:
         why = missing()
         if why:
             raise RuntimeError(why)
-        for user, pw in self.users.items():
-            r = self._ctl('register', user, self.domain, pw)
-            if r.returncode != 0:
-                raise RuntimeError('prosodyctl register %s@%s failed (%d): %s%s'
-                                   % (user, self.domain, r.returncode, r.stdout, r.stderr))
+        if not self._registered:
+            for user, pw in self.users.items():
+                r = self._ctl('register', user, self.domain, pw)
+                if r.returncode != 0:
+                    raise RuntimeError('prosodyctl register %s@%s failed (%d): %s%s'
+                                       % (user, self.domain, r.returncode, r.stdout,
+                                          r.stderr))
+            self._registered = True
+        self._log_start = len(self.log())
         self._out = open(self.out_path, 'ab')
         self.proc = subprocess.Popen([PROSODY, '-F', '--config', self.cfg],
                                      stdin=subprocess.DEVNULL, stdout=self._out,
@@ -165,7 +171,7 @@ class ProsodyPeer:
         want = ["Activated service 's2s' on [127.0.0.1]:%d" % self.s2s_port,
                 "Activated service 'c2s' on [127.0.0.1]:%d" % self.c2s_port]
         while True:
-            log = self.log()
+            log = self.log()[self._log_start:]
             if all(w in log for w in want) and self._accepts(self.c2s_port) \
                     and self._accepts(self.s2s_port):
                 return self

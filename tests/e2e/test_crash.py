@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 
 from lib import REPO, Server
 from rawxmpp import (
-    NS_ROSTER, C, ProtocolError, Raw, StreamClosed, body_of, dump, is_message,
+    NS_ROSTER, ProtocolError, Raw, StreamClosed, body_of, dump, is_message,
 )
 
 ROUNDS = 20

@@ -203,6 +203,15 @@ async def get_private(c, name, ns):
     return r.find('{%s}query/{%s}%s' % (NS_PRIVATE, ns, name))
 
 
+async def pep_item(c, node):
+    """The newest item of one of the account's own PEP nodes."""
+    r = await c.iq('get', "<pubsub xmlns='%s'><items node='%s'/></pubsub>"
+                   % (NS_PUBSUB, node))
+    items = r.findall('{%s}pubsub/{%s}items/{%s}item' % ((NS_PUBSUB,) * 3))
+    assert items, 'no items in %s: %s' % (node, ET.tostring(r))
+    return items[-1]
+
+
 def vtext(vcard, path):
     el = vcard.find('/'.join('{%s}%s' % (NS_VCARD, p) for p in path.split('/')))
     return None if el is None else (el.text or '')
@@ -514,6 +523,7 @@ def _populate(p):
                    "node='http://jabber.org/protocol/nick'><item id='current'><nick "
                    "xmlns='http://jabber.org/protocol/nick'>Ally</nick></item></publish>"
                    "</pubsub>")
+        seen['alice_nick'] = canon(await pep_item(a, 'http://jabber.org/protocol/nick'))
         seen['alice_roster'] = await get_roster(a)
         seen['bob_roster'] = await get_roster(b)
         seen['alice_vcard'] = canon(await get_vcard(a))
@@ -535,7 +545,21 @@ def _populate(p):
         await d.iq('set', vcard_dot)
         seen['dot_vcard'] = await get_vcard(d)
         seen['dot_roster'] = await get_roster(d)
+        seen['dot_avatar'] = canon(await pep_item(d, 'urn:xmpp:avatar:data'))
     run(scenario)
+    # Prosody really stored what the comparisons below rely on.
+    assert seen['alice_roster'] == {
+        'bob@localhost': ('Bobby', 'both', None, ('Friends', 'Work')),
+        'carol@localhost': (None, 'none', 'subscribe', ()),
+        'dave@elsewhere.example': ('Dave "D" & Co', 'none', None, ())}, seen
+    assert seen['bob_roster'] == {'alice@localhost': (None, 'both', None, ())}, seen
+    assert seen['alice_vcard'][3][0][:3] == ('{vcard-temp}FN', (), 'Alice Liddell \u00c4\u00df')
+    assert seen['bookmarks'][3][0][1] == (('autojoin', 'true'),
+                                          ('jid', 'room@conference.localhost'),
+                                          ('name', 'Room')), seen['bookmarks']
+    assert seen['prefs'][2] == 'quote " amp & lt < tab\there \u2603', seen['prefs']
+    assert seen['alice_nick'][3][0][2] == 'Ally', seen['alice_nick']
+    assert seen['dot_avatar'][3][0][2] == PNG_B64, seen['dot_avatar']
     return seen
 
 
@@ -646,6 +670,26 @@ def test_import_from_real_prosody():
                 w = Client(clients, srv.c2s_port, 'alice@localhost/w', 'wrong', 'SCRAM-SHA-1')
                 assert await w.connect(expect=False) != 'session'
             run(scenario)
+
+            # With xmppd's PEP module on, the PEP data Prosody had is there.
+            srv.stop()
+            srv.server_cfg['modules'] = MODULES + ', pep'
+            srv.write_config()
+            srv.start()
+
+            async def scenario_pep(clients):
+                # Left to choose, slixmpp tries SCRAM-SHA-256 first: the
+                # account has SHA-1 keys only, so it falls back to SHA-1.
+                a = Client(clients, srv.c2s_port, 'alice@localhost/p', 'alice-pw')
+                await a.connect()
+                assert a.mech == 'SCRAM-SHA-1', a.mech
+                assert canon(await pep_item(a, 'http://jabber.org/protocol/nick')) == \
+                    seen['alice_nick']
+                d = Client(clients, srv.c2s_port, 'dot.user@plain.localhost/p',
+                           'pl"ain\\pw')
+                await d.connect()
+                assert canon(await pep_item(d, 'urn:xmpp:avatar:data')) == seen['dot_avatar']
+            run(scenario_pep)
         elapsed = time.monotonic() - t0
         assert elapsed < 60, 'took %.1f s (Prosody part %.1f s)' % (elapsed, setup)
     except AssertionError as e:
@@ -690,7 +734,8 @@ def synthetic_tree(root, evil_path):
           .set('weird@example.test', {'subscription': 'sideways', 'groups': {}})
           .set('hashed@example.test', {'subscription': 'both', 'groups': {}})
           .set('ctl@example.test', {'name': 'bell\x07', 'subscription': 'none',
-                                    'groups': {}})),
+                                    'groups': {}})
+          .set('FRIEND@example.test', {'subscription': 'none', 'groups': {}})),
         h + 'vcard/hashed.dat': dat(st('notvcard', {'xmlns': 'urn:x'})),
         h + 'vcard/plain.dat': (
             '-- written by hand, with a long string and comments\n'
@@ -782,15 +827,17 @@ def test_import_handmade_data():
                 'roster/hashed.dat:28: contact weird@example.test: unknown subscription',
                 'roster/hashed.dat:36: contact ctl@example.test: the name is not text',
                 'roster/hashed.dat:6: pending request from an invalid JID',
+                'roster/hashed.dat: contact friend@example.test appears twice once its '
+                'JID is normalised; skipped',
                 "vcard/hashed.dat:1: not a vcard-temp <vCard/> but <notvcard xmlns='urn:x'>",
                 'offline/hashed.list:', "offline item is <iq xmlns='jabber:client'>",
                 'text in <body> is not valid XML text'):
             assert want in err, 'missing %r in:\n%s' % (want, err)
-        assert err.count('error: ') == 12, err
+        assert err.count('error: ') == 13, err
         n = summary_counts(out)
         assert n == {'accounts': 3, 'rosters': 1, 'vcards': 2, 'private fragments': 1,
                      'offline messages': 2, 'pep nodes': 4,
-                     'skipped, already in xmppd': 0, 'skipped, errors': 12,
+                     'skipped, already in xmppd': 0, 'skipped, errors': 13,
                      'skipped, not importable': 4}, out
         assert 'rosters: 1 (2 contacts, 1 pending requests)' in out, out
         assert 'vcards: 2 (1 from PEP vCard4)' in out and 'pep nodes: 4 (5 items)' in out
@@ -809,11 +856,18 @@ def test_import_handmade_data():
         roster = files['example.test/hashed/roster'].decode()
         assert 'ver="42"' in roster and '<pending jid="someone@remote.example"/>' in roster
         assert 'approved="true"' in roster, roster
-        pep = files['example.test/pepper/pep/urn%3Axmpp%3Abookmarks%3A1'].decode()
+        pep = files['example.test/pepper/pep/n-urn%3Axmpp%3Abookmarks%3A1'].decode()
         assert pep.count('<item ') == 2 and 'name="again"' in pep, pep
         assert pep.index('b@conf') < pep.index('a@conf'), 'the newer a@conf is last'
-        assert '<field var="access_model">whitelist</field>' in pep, pep
-        assert 'stamp=' not in pep.split('<conference')[1], 'archive stamp kept'
+        assert '<config access="whitelist" max_items="max" send_last=' in pep, pep
+        assert pep.startswith('<node xmlns="urn:xmppd:pep" version="1" '
+                              'name="urn:xmpp:bookmarks:1">'), pep
+        assert '<item id="a@conf.example.test" stamp="' in pep, pep
+        v4 = files['example.test/pepper/pep/n-urn%3Axmpp%3Avcard4'].decode()
+        assert '<item id="current" stamp="2020-01-01T00:00:00Z"><vcard ' \
+            'xmlns="urn:ietf:params:xml:ns:vcard-4.0">' in v4, v4
+        assert not re.search(r'<conference[^>]*stamp=', pep), 'archive stamp kept'
+        assert not re.search(r'<vcard[^>]*stamp=', v4), 'archive stamp kept'
         assert 'example.test/pepper/vcard' in files
         assert 'example.test/hashed/account' in files and \
             files['example.test/hashed/account'].count(b'\n') == 2, 'SHA-1 only'
@@ -866,14 +920,14 @@ def test_import_handmade_data():
 
 # ---- dry run, --force, idempotence ----
 
-def _small_tree(root, password='one-pw', body='hi'):
+def _small_tree(root, password='one-pw', body='hi', user='alice'):
     h = 'localhost/'
     write_tree(root, {
-        h + 'accounts/alice.dat': dat(scram_account(password, 'salt-a', 4096)),
-        h + 'roster/alice.dat': dat(T().set(False, {'version': 3, 'pending': {}})
-                                    .set('bob@localhost', {'subscription': 'both',
-                                                           'groups': {'G': True}})),
-        h + 'offline/alice.list': items(
+        h + 'accounts/%s.dat' % user: dat(scram_account(password, 'salt-a', 4096)),
+        h + 'roster/%s.dat' % user: dat(T().set(False, {'version': 3, 'pending': {}})
+                                        .set('bob@localhost', {'subscription': 'both',
+                                                               'groups': {'G': True}})),
+        h + 'offline/%s.list' % user: items(
             st('message', {'to': 'alice@localhost', 'type': 'chat'},
                st('body', None, body)).set('when', 1600000000)),
     })
@@ -895,7 +949,7 @@ def test_import_dry_run_force_and_again():
         assert r.returncode == 0, r.stderr
         first = data_files(srv)
         assert set(first) == {'.lock', 'localhost/alice/account', 'localhost/alice/roster',
-                              'localhost/alice/offline/0005ae13ab1ce000-00000001'}, first
+                              'localhost/alice/offline/0005af3107a40000-00000001'}, first
 
         # xmppd's data changes; without --force nothing is overwritten.
         roster = os.path.join(srv.data_path, 'localhost', 'alice', 'roster')
@@ -916,7 +970,7 @@ def test_import_dry_run_force_and_again():
         forced = data_files(srv)
         assert b'ver="4"' in forced['localhost/alice/roster']
         assert forced['localhost/alice/account'] != first['localhost/alice/account']
-        assert b'changed' in forced['localhost/alice/offline/0005ae13ab1ce000-00000001']
+        assert b'changed' in forced['localhost/alice/offline/0005af3107a40000-00000001']
         r = srv.cli('import-prosody', src, '--force', '--host', 'localhost')
         assert r.returncode == 0
         assert data_files(srv) == forced
@@ -939,18 +993,20 @@ def test_import_dry_run_force_and_again():
 def test_import_refused_while_running_and_usage():
     with Server(hosts=('localhost',)) as srv:
         src = os.path.join(srv.tmp, 'prosody')
-        _small_tree(src)
+        _small_tree(src, user='zed')
+        _small_tree(src, user='alice')
         r = srv.cli('import-prosody', src)
         assert r.returncode == 1, r.stdout + r.stderr
         assert 'another xmppd is running' in r.stderr and 'stop the server first' in r.stderr
-        assert not os.path.exists(os.path.join(srv.data_path, 'localhost', 'alice'))
+        assert not os.path.exists(os.path.join(srv.data_path, 'localhost', 'zed'))
         # Reading only: allowed while the server runs.
         r = srv.cli('import-prosody', src, '--dry-run')
-        assert r.returncode == 0 and 'would import alice@localhost' in r.stdout, r.stdout
+        assert r.returncode == 0 and 'would import zed@localhost' in r.stdout, r.stdout
+        assert not os.path.exists(os.path.join(srv.data_path, 'localhost', 'zed'))
         srv.stop()
 
         for args, code, text in (
-                ((), 2, 'usage: xmppd [-c FILE] import-prosody'),
+                ((), 2, 'import-prosody PROSODY_DATA_DIR'),
                 ((src, '--bogus'), 2, 'usage:'),
                 ((src, src), 2, 'usage:'),
                 ((src, '--host', 'bad host'), 2, 'not a domain name'),
@@ -964,6 +1020,7 @@ def test_import_refused_while_running_and_usage():
         # alice was added by the harness: left alone, and that is no error.
         r = srv.cli('import-prosody', src, '--host', 'LocalHost')
         assert r.returncode == 0 and 'exists: alice@localhost' in r.stdout, r.stdout
+        assert 'imported zed@localhost' in r.stdout, r.stdout
 
 
 # ---- hostile files ----
@@ -991,6 +1048,7 @@ def test_import_hostile_files():
                    '["stored_key"] = "' + 'a' * 40 + '", ["server_key"] = "' + 'b' * 40 + '" }',
         'bigsalt': dat(dict(scram_account('x', 's' * 65, 1))),
         'iter0': dat(dict(scram_account('x', 's', 1), iteration_count=0)),
+        'bigiter': dat(dict(scram_account('x', 's', 1), iteration_count=2000000)),
         'emptypw': 'return { ["password"] = "" }',
         'longpw': dat({'password': 'p' * 1024}),
         'tablepw': 'return { ["password"] = { "x" } }',
@@ -1035,7 +1093,7 @@ def test_import_hostile_files():
         assert 'Too many levels of symbolic links' in err
         # good itself is imported; each of its files is an error.
         assert 'imported good@localhost: account (keys made from its plaintext ' \
-            'password)\n' in out, out
+            'password), 1 PEP node (0 items)\n' in out, out
         for want in ('roster/good.dat: cannot read: Invalid argument',
                      'vcard/good.dat: cannot read: Invalid argument',
                      "offline/good.list:1: not Prosody data: unexpected name 'item'",

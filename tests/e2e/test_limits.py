@@ -14,9 +14,8 @@ import time
 
 from lib import DEFAULT_USERS, Server
 from rawxmpp import (
-    NS_SASL, NS_ROSTER, NS_STREAMS, STREAM_ERROR, C, Raw, StreamClosed, client,
-    dump, is_message, is_presence, local_name, q, stanza_error,
-    stream_error_condition,
+    NS_ROSTER, NS_SASL, C, Raw, StreamClosed, client, dump, is_message,
+    is_presence, local_name, q, stanza_error,
 )
 
 ALICE = 'alice@localhost/a'

@@ -36,8 +36,11 @@ def _net(xmppd_tls=None, xmppd_server=None, prosody_cert=None, prosody_ca=None,
     """dnsmasq, xmppd (a.test, not started) and Prosody (b.test, not
     started).  prosody_cert is (crt, key); self-signed when None."""
     sa, sb, cb = free_port(), free_port(), free_port()
+    # c.test points at Prosody and d.test at xmppd, neither serves them.
     dns = Dns(srv=[('_xmpp-server._tcp.a.test', 'xmpp-a.test', sa),
-                   ('_xmpp-server._tcp.b.test', 'xmpp-b.test', sb)],
+                   ('_xmpp-server._tcp.b.test', 'xmpp-b.test', sb),
+                   ('_xmpp-server._tcp.c.test', 'xmpp-b.test', sb),
+                   ('_xmpp-server._tcp.d.test', 'xmpp-a.test', sa)],
               hosts=[('xmpp-a.test', '127.0.0.1'), ('xmpp-b.test', '127.0.0.1')])
     server = {'s2s_ports': sa, 'dns_servers': '127.0.0.1:%d' % dns.port,
               'modules': 'roster, saslauth, tls, disco, ping, offline'}
@@ -115,6 +118,16 @@ def _subscribe(frm, frm_jid, to, to_jid, to_full):
     to.send("<presence to='%s' type='subscribed'/>" % frm_jid)
     frm.expect(_presence(to_jid, 'subscribed'), timeout=WAIT)
     frm.expect(_presence(to_full), timeout=WAIT)
+
+
+def _assert_nothing(r, domain, pred):
+    """Nothing matching pred has come: a ping to the user's own server
+    (Raw.sync() pings 'localhost', a remote domain here) orders the check
+    after everything the server had for us."""
+    reply = r.iq("<iq type='get' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>" % domain)
+    assert reply.get('type') == 'result', dump(reply)
+    got = r.take_all(pred)
+    assert not got, [dump(e) for e in got]
 
 
 def _has_line(log, *parts):
@@ -250,3 +263,255 @@ def test_sasl_external_with_a_shared_ca():
 
 
 test_sasl_external_with_a_shared_ca.timeout = 40
+
+
+def test_secure_auth_on_xmppd_refuses_untrusted_prosody():
+    """xmppd with s2s_secure_auth and anchors that do not cover Prosody's
+    self-signed certificate: nothing crosses in either direction, alice's
+    messages bounce with remote-server-not-found, the log says why."""
+    tmp = tempfile.mkdtemp(prefix='xmppd-s2sp-')
+    ca_pem = _ca_file(CA(), os.path.join(tmp, 'ca.pem'))
+    dns, a, b = _net(xmppd_tls={'ca_file': ca_pem},
+                     xmppd_server={'s2s_secure_auth': 'true'}, tmp=tmp)
+    try:
+        a.start()
+        with a, b:
+            alice = _login(a.c2s_port, 'alice', 'alice-pw', 'a.test', 'pc')
+            bob = _login(b.c2s_port, 'bob', 'bob-pw', 'b.test', 'phone')
+            t0 = time.time()
+            alice.send("<message to='bob@b.test/phone' type='chat' id='s1'>"
+                       "<body>secure 1</body></message>")
+            e = alice.expect(lambda e: e.tag == C('message') and e.get('type') == 'error',
+                             timeout=WAIT)
+            assert time.time() - t0 < 10, time.time() - t0
+            assert e.get('id') == 's1' and e.get('from') == 'bob@b.test/phone', e.attrib
+            assert 'remote-server-not-found' in _error_conditions(e), dump(e)
+            text = e.findtext('.//{urn:ietf:params:xml:ns:xmpp-stanzas}text') or ''
+            assert 's2s_secure_auth' in text, dump(e)
+            alog = a.log()
+            assert 's2s a.test -> b.test: certificate not signed by a trusted authority' \
+                in alog, alog[-3000:]
+            assert ('s2s a.test -> b.test: the remote server has no valid certificate '
+                    '(s2s_secure_auth)') in alog, alog[-3000:]
+            # xmppd gave up before authenticating: Prosody saw no dialback
+            # key and no EXTERNAL on its incoming stream.
+            blog = b.log()
+            assert not _has_line(blog, 'Received[s2sin', '<result'), b.log_tail()
+            assert not _has_line(blog, 'Received[s2sin', '<auth'), b.log_tail()
+            # The other way: Prosody's dialback to a.test fails, because
+            # xmppd cannot check the key over a route to b.test it may not
+            # use; bob's message comes back to him and alice never sees it.
+            bob.send("<message to='alice@a.test/pc' type='chat' id='s2'>"
+                     "<body>secure 2</body></message>")
+            e = bob.expect(lambda e: e.tag == C('message') and e.get('type') == 'error',
+                           timeout=WAIT)
+            assert e.get('id') == 's2' and e.get('from') == 'alice@a.test/pc', dump(e)
+            assert _error_conditions(e) in (['remote-server-timeout'],
+                                            ['remote-server-not-found']), dump(e)
+            assert b.wait_log('Outgoing s2s stream b.test->a.test closed: '
+                              'dialback authentication failed'), b.log_tail()
+            _assert_nothing(alice, 'a.test', _is_msg('secure 2'))
+            alog = a.log()
+            # The incoming stream was refused, and the reason logged is the
+            # same policy (once for alice's route, once for the verify route).
+            assert alog.count('the remote server has no valid certificate '
+                              '(s2s_secure_auth)') >= 2, alog[-3000:]
+            assert 'b.test -> a.test: verified by dialback' not in alog, alog[-3000:]
+            assert 'authenticated by certificate' not in alog, alog[-3000:]
+            _check_prosody(b)
+    finally:
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_secure_auth_on_xmppd_refuses_untrusted_prosody.timeout = 50
+
+
+def _dialback_pair(tmp):
+    dns, a, b = _net(tmp=tmp)
+    a.start()
+    return dns, a, b
+
+
+def test_stanza_content_survives_both_ways():
+    """What Prosody serializes (quotes as entities, its own attribute order,
+    xml:lang on everything) reaches alice intact, and the other way; IQs
+    across get their answers, errors included."""
+    tmp = tempfile.mkdtemp(prefix='xmppd-s2sp-')
+    dns, a, b = _dialback_pair(tmp)
+    try:
+        with a, b:
+            alice = _login(a.c2s_port, 'alice', 'alice-pw', 'a.test', 'pc')
+            bob = _login(b.c2s_port, 'bob', 'bob-pw', 'b.test', 'phone')
+            text = 'Gr\u00fc\u00dfe \u65e5\u672c \U0001f600 "dq" \'sq\' & <lt> >gt'
+            esc = (text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+                   .replace('"', '&quot;').replace("'", '&apos;'))
+            big = 'x' * 30000
+            ext = ("<thread>t-1</thread><x xmlns='urn:example:test' a='1&amp;2' "
+                   "b='&quot;'><y>z</y></x>")
+            for src, dst, to in ((alice, bob, 'bob@b.test/phone'),
+                                 (bob, alice, 'alice@a.test/pc')):
+                src.send("<message to='%s' type='chat' id='u1' xml:lang='de'>"
+                         "<body>%s</body>%s</message>" % (to, esc, ext))
+                m = dst.expect(_is_msg(text), timeout=WAIT)
+                assert m.findtext(C('thread')) == 't-1', dump(m)
+                x = m.find('{urn:example:test}x')
+                assert x is not None and x.get('a') == '1&2' and x.get('b') == '"', dump(m)
+                assert x.findtext('{urn:example:test}y') == 'z', dump(m)
+                src.send("<message to='%s' type='chat' id='u2'><body>%s</body></message>"
+                         % (to, big))
+                m = dst.expect(_is_msg(big), timeout=WAIT)
+                assert m.get('id') == 'u2', m.attrib
+            # An IQ nobody answers on the other side comes back as an error.
+            r = alice.iq("<iq type='get' to='bob@b.test'><query xmlns='urn:example:none'/></iq>")
+            assert r.get('type') == 'error' and r.get('from') == 'bob@b.test', dump(r)
+            assert _error_conditions(r) == ['service-unavailable'], dump(r)
+            r = bob.iq("<iq type='get' to='alice@a.test'><query xmlns='urn:example:none'/></iq>")
+            assert r.get('type') == 'error' and r.get('from') == 'alice@a.test', dump(r)
+            assert _error_conditions(r) == ['service-unavailable'], dump(r)
+            # disco#info of each server, asked from the other side.
+            r = bob.iq("<iq type='get' to='a.test'><query "
+                       "xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+            assert r.get('type') == 'result', dump(r)
+            feats = {f.get('var') for f in r.iter('{http://jabber.org/protocol/disco#info}feature')}
+            assert 'urn:xmpp:ping' in feats, feats
+            r = alice.iq("<iq type='get' to='b.test'><query "
+                         "xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+            assert r.get('type') == 'result', dump(r)
+            # An IQ to a full JID is answered by the client itself.
+            alice.send("<iq type='get' id='q1' to='bob@b.test/phone'>"
+                       "<ping xmlns='urn:xmpp:ping'/></iq>")
+            req = bob.expect(lambda e: e.tag == C('iq') and e.get('id') == 'q1', timeout=WAIT)
+            assert req.get('from') == 'alice@a.test/pc', req.attrib
+            bob.send("<iq type='result' id='q1' to='alice@a.test/pc'/>")
+            r = alice.expect(lambda e: e.tag == C('iq') and e.get('id') == 'q1', timeout=WAIT)
+            assert r.get('type') == 'result' and r.get('from') == 'bob@b.test/phone', dump(r)
+            # A message to a user who does not exist bounces across.
+            alice.send("<message to='nobody@b.test' type='chat' id='n1'><body>?</body></message>")
+            e = alice.expect(lambda e: e.tag == C('message') and e.get('type') == 'error',
+                             timeout=WAIT)
+            assert e.get('id') == 'n1' and e.get('from') == 'nobody@b.test', dump(e)
+            assert _error_conditions(e) == ['service-unavailable'], dump(e)
+            bob.send("<message to='nobody@a.test' type='chat' id='n2'><body>?</body></message>")
+            e = bob.expect(lambda e: e.tag == C('message') and e.get('type') == 'error',
+                           timeout=WAIT)
+            assert e.get('id') == 'n2' and e.get('from') == 'nobody@a.test', dump(e)
+            assert _error_conditions(e) == ['service-unavailable'], dump(e)
+            _check_prosody(b)
+    finally:
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_stanza_content_survives_both_ways.timeout = 40
+
+
+def test_each_side_restarts():
+    """Prosody restarts: xmppd notices its route is gone and makes a new one
+    for the next stanza.  xmppd stops: bob sees alice go offline; it starts
+    again: Prosody's next stanza finds it."""
+    tmp = tempfile.mkdtemp(prefix='xmppd-s2sp-')
+    dns, a, b = _dialback_pair(tmp)
+    try:
+        with a, b:
+            alice = _login(a.c2s_port, 'alice', 'alice-pw', 'a.test', 'pc')
+            bob = _login(b.c2s_port, 'bob', 'bob-pw', 'b.test', 'phone')
+            _subscribe(alice, 'alice@a.test', bob, 'bob@b.test', 'bob@b.test/phone')
+            _subscribe(bob, 'bob@b.test', alice, 'alice@a.test', 'alice@a.test/pc')
+            _chat(alice, bob, n=1, tag='1')
+            # Prosody goes away (politely) and comes back.
+            b.stop()
+            alice.expect(_presence('bob@b.test/phone', 'unavailable'), timeout=WAIT)
+            assert a.wait_log('s2s a.test -> b.test: stream error from the remote server: '
+                              'system-shutdown', timeout=5), a.log_tail()
+            b.start()
+            bob = _login(b.c2s_port, 'bob', 'bob-pw', 'b.test', 'phone')
+            alice.expect(_presence('bob@b.test/phone'), timeout=WAIT)
+            _chat(alice, bob, n=1, tag='2')
+            # xmppd goes away: Prosody must learn that alice is offline.
+            mark = len(b.log())
+            a.stop()
+            assert a.returncode == 0, a.log_tail()
+            bob.expect(_presence('alice@a.test/pc', 'unavailable'), timeout=WAIT)
+            a.start()
+            alice = _login(a.c2s_port, 'alice', 'alice-pw', 'a.test', 'pc')
+            bob.expect(_presence('alice@a.test/pc'), timeout=WAIT)
+            _chat(alice, bob, n=1, tag='3')
+            assert 'Incoming s2s connection a.test->b.test complete' in b.log()[mark:]
+            _check_prosody(b)
+    finally:
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_each_side_restarts.timeout = 50
+
+
+def test_first_contact_from_both_sides_at_once():
+    """Both users write first at the same moment: two routes and two
+    dialbacks are set up at once, each needing the other's route for its
+    verify; every queued message arrives, in order."""
+    tmp = tempfile.mkdtemp(prefix='xmppd-s2sp-')
+    dns, a, b = _dialback_pair(tmp)
+    n = 60
+    try:
+        with a, b:
+            alice = _login(a.c2s_port, 'alice', 'alice-pw', 'a.test', 'pc')
+            bob = _login(b.c2s_port, 'bob', 'bob-pw', 'b.test', 'phone')
+            alice.send(''.join("<message to='bob@b.test/phone' type='chat'><body>a%d</body>"
+                               "</message>" % i for i in range(n)))
+            bob.send(''.join("<message to='alice@a.test/pc' type='chat'><body>b%d</body>"
+                             "</message>" % i for i in range(n)))
+            for r, pfx in ((bob, 'a'), (alice, 'b')):
+                got = []
+                deadline = time.time() + WAIT
+                while len(got) < n and time.time() < deadline:
+                    m = r.expect(lambda e: e.tag == C('message'),
+                                 timeout=max(0.1, deadline - time.time()))
+                    assert m.get('type') == 'chat', dump(m)
+                    got.append(m.findtext(C('body')))
+                assert got == ['%s%d' % (pfx, i) for i in range(n)], got
+            _check_prosody(b)
+    finally:
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_first_contact_from_both_sides_at_once.timeout = 40
+
+
+def test_domains_the_peer_does_not_serve():
+    """DNS sends c.test to Prosody and d.test to xmppd, which serve neither:
+    each side refuses the stream and the sender gets an error at once, not
+    after a timeout; the real domains keep working."""
+    tmp = tempfile.mkdtemp(prefix='xmppd-s2sp-')
+    dns, a, b = _dialback_pair(tmp)
+    try:
+        with a, b:
+            alice = _login(a.c2s_port, 'alice', 'alice-pw', 'a.test', 'pc')
+            bob = _login(b.c2s_port, 'bob', 'bob-pw', 'b.test', 'phone')
+            t0 = time.time()
+            alice.send("<message to='x@c.test' type='chat' id='c1'><body>c</body></message>")
+            e = alice.expect(lambda e: e.tag == C('message') and e.get('type') == 'error',
+                             timeout=WAIT)
+            assert time.time() - t0 < 5, time.time() - t0
+            assert e.get('id') == 'c1' and e.get('from') == 'x@c.test', dump(e)
+            assert _error_conditions(e) == ['remote-server-not-found'], dump(e)
+            assert a.wait_log('s2s a.test -> c.test: stream error from the remote server: '
+                              'host-unknown'), a.log_tail()
+            t0 = time.time()
+            bob.send("<message to='x@d.test' type='chat' id='d1'><body>d</body></message>")
+            e = bob.expect(lambda e: e.tag == C('message') and e.get('type') == 'error',
+                           timeout=WAIT)
+            assert time.time() - t0 < 5, time.time() - t0
+            assert e.get('id') == 'd1' and e.get('from') == 'x@d.test', dump(e)
+            assert len(_error_conditions(e)) == 1, dump(e)
+            assert 's2s stream error host-unknown' in a.log(), a.log_tail()
+            _chat(alice, bob, n=1)
+            _check_prosody(b)
+    finally:
+        dns.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+test_domains_the_peer_does_not_serve.timeout = 40
