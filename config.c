@@ -123,6 +123,9 @@ static const struct key server_keys[] = {
 	{ "c2s_ports",			K_PORTS,	SRV(c2s_ports), 0, 0 },
 	{ "c2s_direct_tls_ports",	K_PORTS,	SRV(c2s_direct_tls_ports), 0, 0 },
 	{ "s2s_ports",			K_PORTS,	SRV(s2s_ports), 0, 0 },
+	{ "http_ports",			K_PORTS,	SRV(http_ports), 0, 0 },
+	{ "https_ports",		K_PORTS,	SRV(https_ports), 0, 0 },
+	{ "http_trusted_proxies",	K_IFACES,	SRV(http_trusted_proxies), 0, 0 },
 	{ "c2s_require_encryption",	K_BOOL,		SRV(c2s_require_encryption), 0, 0 },
 	{ "s2s_require_encryption",	K_BOOL,		SRV(s2s_require_encryption), 0, 0 },
 	{ "s2s_secure_auth",		K_BOOL,		SRV(s2s_secure_auth), 0, 0 },
@@ -175,6 +178,8 @@ static const struct key host_keys[] = {
 	{ "key",			K_PATH,		HST(key), 0, 0 },
 	{ "allow_registration",		K_BOOL,		HST(allow_registration), 0, 0 },
 	{ "muc",			K_DOMAIN,	HST(muc), 0, 0 },
+	{ "upload",			K_DOMAIN,	HST(upload), 0, 0 },
+	{ "proxy65",			K_DOMAIN,	HST(proxy65), 0, 0 },
 };
 
 #define NKEYS(t)	(sizeof(t) / sizeof((t)[0]))
@@ -524,6 +529,8 @@ port_item(struct parse *p, const struct key *k, void *field,
 		{ "c2s_ports", SRV(c2s_ports) },
 		{ "c2s_direct_tls_ports", SRV(c2s_direct_tls_ports) },
 		{ "s2s_ports", SRV(s2s_ports) },
+		{ "http_ports", SRV(http_ports) },
+		{ "https_ports", SRV(https_ports) },
 	};
 	struct portlist *l = field;
 	unsigned long long v;
@@ -1339,6 +1346,7 @@ config_free(struct config *cfg)
 	free(cfg->key);
 	strlist_free(&cfg->ciphers);
 	strlist_free(&cfg->dns_servers);
+	strlist_free(&cfg->http_trusted_proxies);
 	strlist_free(&cfg->tls_options);
 	for (size_t i = 0; i < cfg->nmodopts; i++) {
 		free(cfg->modopts[i].module);
@@ -1352,6 +1360,8 @@ config_free(struct config *cfg)
 		free(h->certificate);
 		free(h->key);
 		free(h->muc);
+		free(h->upload);
+		free(h->proxy65);
 		free(h);
 	}
 	free(cfg);

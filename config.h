@@ -28,6 +28,8 @@ struct host_config {
 	char		*key;
 	int		 allow_registration;	/* -1: as [server] */
 	char		*muc;		/* group chat service domain, or NULL */
+	char		*upload;	/* HTTP upload service domain, or NULL */
+	char		*proxy65;	/* SOCKS5 bytestream proxy domain, or NULL */
 	struct host_config *next;
 };
 
@@ -71,6 +73,9 @@ struct config {
 	struct portlist	 c2s_ports;
 	struct portlist	 c2s_direct_tls_ports;
 	struct portlist	 s2s_ports;
+	struct portlist	 http_ports;	/* plain HTTP (behind a front end) */
+	struct portlist	 https_ports;	/* HTTP over TLS */
+	struct strlist	 http_trusted_proxies;	/* may set X-Forwarded-For */
 	int		 c2s_require_encryption;
 	int		 s2s_require_encryption;
 	int		 s2s_secure_auth;	/* only certificate-authenticated peers */

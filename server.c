@@ -211,6 +211,20 @@ accept_s2s(int fd, const struct sockaddr *sa, socklen_t sl, void *arg)
 	s2s_accept(fd, sa, sl);
 }
 
+/* The HTTP server (http.c), linked in when it exists. */
+extern void http_accept(int, const struct sockaddr *, socklen_t, int)
+    __attribute__((weak));
+
+static void
+accept_http(int fd, const struct sockaddr *sa, socklen_t sl, void *arg)
+{
+	if (stopping) {
+		close(fd);
+		return;
+	}
+	http_accept(fd, sa, sl, arg != NULL);
+}
+
 static void
 close_listeners(void)
 {
@@ -220,7 +234,18 @@ close_listeners(void)
 }
 
 static int
+open_ports_arg(const struct config *c, const struct portlist *ports, accept_fn fn,
+    void *arg);
+
+static int
 open_ports(const struct config *c, const struct portlist *ports, accept_fn fn)
+{
+	return open_ports_arg(c, ports, fn, NULL);
+}
+
+static int
+open_ports_arg(const struct config *c, const struct portlist *ports, accept_fn fn,
+    void *arg)
 {
 	char err[256];
 
@@ -232,7 +257,7 @@ open_ports(const struct config *c, const struct portlist *ports, accept_fn fn)
 				return -1;
 			}
 			l = listener_open(c->interfaces.v[i], ports->v[p], fn,
-			    NULL, err, sizeof err);
+			    arg, err, sizeof err);
 			if (l == NULL) {
 				log_warnx("%s", err);
 				return -1;
@@ -240,7 +265,8 @@ open_ports(const struct config *c, const struct portlist *ports, accept_fn fn)
 			listeners[nlisteners++] = l;
 			log_info("listening on %s port %u%s", c->interfaces.v[i],
 			    ports->v[p], fn == accept_tls ? " (direct TLS)" :
-			    fn == accept_s2s ? " (servers)" : "");
+			    fn == accept_s2s ? " (servers)" : fn == accept_http ?
+			    (arg != NULL ? " (HTTPS)" : " (HTTP)") : "");
 		}
 	return 0;
 }
@@ -251,6 +277,14 @@ open_listeners(const struct config *c)
 	if (open_ports(c, &c->c2s_ports, accept_plain) == -1 ||
 	    open_ports(c, &c->c2s_direct_tls_ports, accept_tls) == -1 ||
 	    open_ports(c, &c->s2s_ports, accept_s2s) == -1) {
+		close_listeners();
+		return -1;
+	}
+	if (c->http_ports.n + c->https_ports.n > 0 && http_accept == NULL)
+		log_warnx("http_ports/https_ports: this xmppd has no HTTP server; "
+		    "those ports are not opened");
+	else if (open_ports_arg(c, &c->http_ports, accept_http, NULL) == -1 ||
+	    open_ports_arg(c, &c->https_ports, accept_http, (void *)1) == -1) {
 		close_listeners();
 		return -1;
 	}
@@ -273,7 +307,9 @@ same_listen(const struct config *a, const struct config *b)
 			return 0;
 	return same_ports(&a->c2s_ports, &b->c2s_ports) &&
 	    same_ports(&a->c2s_direct_tls_ports, &b->c2s_direct_tls_ports) &&
-	    same_ports(&a->s2s_ports, &b->s2s_ports);
+	    same_ports(&a->s2s_ports, &b->s2s_ports) &&
+	    same_ports(&a->http_ports, &b->http_ports) &&
+	    same_ports(&a->https_ports, &b->https_ports);
 }
 
 static void
