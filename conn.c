@@ -464,16 +464,28 @@ conn_close(struct conn *c, const char *reason)
 	mark_dirty(c);
 }
 
+/*
+ * The peer does not read: drop what is queued and end the connection at
+ * the end of this pass (conn_flush_dirty), not now, because whoever is
+ * sending may still be walking lists that the end of the session changes.
+ */
+static void
+slow_consumer(struct conn *c)
+{
+	conn_log(c, LOG_LVL_INFO, "output queue over %zu bytes: closing slow "
+	    "consumer", lim.hard_limit);
+	buf_reset(&c->out);
+	c->abort_pending = 1;
+	mark_dirty(c);
+}
+
 int
 conn_send(struct conn *c, const void *p, size_t n)
 {
-	if (c->state == CONN_DEAD)
+	if (c->state == CONN_DEAD || c->abort_pending)
 		return -1;
 	if (buf_add(&c->out, p, n) == -1) {
-		conn_log(c, LOG_LVL_INFO, "output queue over %zu bytes: "
-		    "closing slow consumer", lim.hard_limit);
-		buf_reset(&c->out);
-		conn_kill(c, "slow consumer");
+		slow_consumer(c);
 		return -1;
 	}
 	mark_dirty(c);
@@ -485,14 +497,11 @@ conn_send_xml(struct conn *c, const struct xml_node *n, const char *stream_ns)
 {
 	size_t before = c->out.len;
 
-	if (c->state == CONN_DEAD)
+	if (c->state == CONN_DEAD || c->abort_pending)
 		return -1;
 	if (xml_serialize(n, &c->out, stream_ns) == -1) {
 		c->out.len = before;
-		conn_log(c, LOG_LVL_INFO, "output queue over %zu bytes: "
-		    "closing slow consumer", lim.hard_limit);
-		buf_reset(&c->out);
-		conn_kill(c, "slow consumer");
+		slow_consumer(c);
 		return -1;
 	}
 	mark_dirty(c);
@@ -761,6 +770,10 @@ conn_flush_dirty(void)
 		dirty = c->next_dirty;
 		c->dirty = 0;
 		c->next_dirty = NULL;
+		if (c->abort_pending && c->state != CONN_DEAD) {
+			conn_kill(c, "slow consumer");
+			continue;
+		}
 		/* Try the write now: most replies leave without another poll. */
 		if (c->state != CONN_DEAD)
 			conn_io(c);

@@ -52,6 +52,7 @@ struct conn {
 	int		 tls_for_servers; /* ask TLS peers for a certificate (s2s) */
 	int		 can_read, can_write;
 	int		 tls_close_sent;
+	int		 abort_pending;	/* slow consumer: killed after this pass */
 	struct tls	*tls;		/* NULL until TLS starts */
 	struct tls_creds *pending_creds; /* for CONN_TLS_PENDING */
 	struct buf	 out;		/* plaintext queued for the peer */

@@ -171,8 +171,8 @@ session_bind(const char *host, const char *local, const char *resource,
 		unsigned h = hash(bare);
 		u = xcalloc(1, sizeof *u);
 		strlcpy_ok(u->bare, bare, sizeof u->bare);
-		u->local = p->jid.local;
-		u->host = p->jid.domain;
+		strlcpy_ok(u->local, local, sizeof u->local);
+		strlcpy_ok(u->host, host, sizeof u->host);
 		u->hnext = ubucket[h];
 		ubucket[h] = u;
 	}

@@ -800,6 +800,9 @@ on_resume(struct c2s *s, struct xml_node *st)
 	sm_each_unacked(s->sm, resend, s);
 	conn_log(s->conn, LOG_LVL_INFO, "resumed %s (%zu stanzas sent again)",
 	    s->sess->full, sm_unacked(s->sm));
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->session_resumed && module_enabled(*m))
+			(*m)->session_resumed(s->sess);
 	conn_set_deadline(s->conn, now_ms() + (int64_t)lim()->idle_timeout * 1000);
 }
 

@@ -419,4 +419,5 @@ const struct module mod_csi = {
 	.session_end = csi_session_end,
 	.fini = csi_fini,
 	.config_check = csi_config_check,
+	.session_resumed = csi_set_active,	/* XEP-0352 5.2 */
 };

@@ -71,7 +71,8 @@ struct session {
 
 struct user {
 	char		 bare[JID_MAX + 1];
-	char		*local, *host;
+	char		 local[JID_PART_MAX + 1];	/* own copies: sessions come */
+	char		 host[JID_PART_MAX + 1];	/* and go, the user stays */
 	struct session	*sessions;
 	unsigned	 nsessions;
 	struct user	*hnext;		/* hash chain */
@@ -186,6 +187,8 @@ struct module {
 	 * is inactive) and sends it later with session_deliver(). */
 	int	(*session_filter)(struct session *, const struct xml_node *);
 	void	(*session_bound)(struct session *);
+	/* A session came back on a new connection (XEP-0198 resumption). */
+	void	(*session_resumed)(struct session *);
 	void	(*session_available)(struct session *);	/* initial presence */
 	void	(*session_end)(struct session *);	/* still in the tables */
 	void	(*account_deleted)(const char *host, const char *local);

@@ -66,7 +66,7 @@ static const char *const foreign[] = {
 };
 
 /* Handled by the core itself, always on. */
-static const char *const builtin[] = { "saslauth", "tls", NULL };
+static const char *const builtin[] = { "saslauth", "tls", "dialback", NULL };
 
 static int
 in_list(const char *const *l, const char *name)
