@@ -779,6 +779,7 @@ on_resume(struct c2s *s, struct xml_node *st)
 	/* Take the session and its counters over. */
 	s->sess = old->sess;
 	s->sess->stream = s;
+	s->sess->detached = 0;
 	s->sm = old->sm;
 	old->sess = NULL;
 	old->sm = NULL;
@@ -1020,6 +1021,7 @@ c2s_closed(struct conn *c)
 		    sm_setting("resume_timeout", 300), sm_unacked(s->sm));
 		c->stream = NULL;
 		s->conn = NULL;
+		s->sess->detached = 1;
 		s->hibernate_until = now_ms() +
 		    (int64_t)sm_setting("resume_timeout", 300) * 1000;
 		s->hnext = hibernating;

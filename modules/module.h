@@ -60,6 +60,7 @@ struct session {
 	struct jid	*jid;
 	int		 priority;
 	int		 available;	/* initial presence sent, not yet unavailable */
+	int		 detached;	/* connection lost, waiting for resumption */
 	int		 interested;	/* has requested the roster */
 	struct xml_node	*presence;	/* last available presence (own arena) */
 	struct strlist	 directed;	/* full/bare JIDs sent directed presence */
