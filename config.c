@@ -1465,3 +1465,14 @@ config_module_opt(const struct config *cfg, const char *module, const char *key)
 			return cfg->modopts[i].value;
 	return NULL;
 }
+
+int
+config_parse_size(const char *s, size_t *out)
+{
+	unsigned long long v;
+
+	if (parse_number(s, 1, &v) != 0 || v > SIZE_MAX)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}

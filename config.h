@@ -126,6 +126,10 @@ char	*config_expand_path(const char *);
 /* The default config path: $XMPPD_CONFIG, else ~/etc/xmppd.ini. */
 char	*config_default_path(void);
 
+/* A size as in [limits]: decimal bytes, or a number with K or M (KiB,
+ * MiB).  For modules' settings.  0, or -1 if it is not one. */
+int	 config_parse_size(const char *, size_t *);
+
 /* A module's setting from its [MODULE] section, or NULL if not given. */
 const char *config_module_opt(const struct config *, const char *module,
 	    const char *key);

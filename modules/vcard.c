@@ -70,32 +70,6 @@ static const struct xml_limits photo_limits = { PHOTO_READ_MAX, 2, 4, 32 };
 
 /* ---- settings ---- */
 
-/* A size: decimal bytes, or a number followed by K or M (as in [limits]). */
-static int
-parse_size(const char *s, size_t *out)
-{
-	size_t v = 0, mult = 1;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		size_t d = (size_t)(*p - '0');
-		if (v > (SIZE_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	if (*p == 'K' || *p == 'k')
-		mult = 1024;
-	else if (*p == 'M' || *p == 'm')
-		mult = 1024 * 1024;
-	if (mult != 1)
-		p++;
-	if (*p != '\0' || v > SIZE_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
-}
 
 static size_t
 max_size(void)
@@ -104,7 +78,7 @@ max_size(void)
 	const char *v = cfg ? config_module_opt(cfg, "vcard", "max_size") : NULL;
 	size_t n;
 
-	if (v == NULL || parse_size(v, &n) == -1)
+	if (v == NULL || config_parse_size(v, &n) == -1)
 		return DEFAULT_MAX_SIZE;
 	return n;
 }
@@ -120,7 +94,7 @@ vcard_config_check(const char *key, const char *value, char *err,
 		    "max_size)", key);
 		return -1;
 	}
-	if (parse_size(value, &n) == -1) {
+	if (config_parse_size(value, &n) == -1) {
 		snprintf(err, errlen, "%s: '%s' is not a size (bytes, or a "
 		    "number followed by K or M)", key, value);
 		return -1;
