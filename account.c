@@ -134,3 +134,37 @@ account_exists(const char *host, const char *local)
 		return 0;
 	return access(path, F_OK) == 0;
 }
+
+int
+account_add_missing_keys(const char *host, const char *local,
+    const char *password, size_t pwlen)
+{
+	struct account_creds cr;
+	char text[ACCOUNT_MAX_FILE], *pw;
+	int n, rc = 0, changed = 0;
+
+	if (account_load_creds(host, local, &cr) == -1)
+		return -1;
+	pw = xstrndup(password, pwlen);
+	for (int h = 0; h < SCRAM_NHASH; h++)
+		if (!cr.key[h].present) {
+			if (scram_derive((enum scram_hash)h, pw, pwlen,
+			    SCRAM_DEFAULT_ITER, NULL, 0, &cr.key[h]) == -1) {
+				rc = -1;
+				break;
+			}
+			changed = 1;
+		}
+	xfree_secret(pw, pwlen + 1);
+	if (rc == 0 && changed) {
+		if ((n = account_creds_format(&cr, text, sizeof text)) < 0 ||
+		    store_write(host, local, ACCOUNT_FILE, text, (size_t)n) == -1)
+			rc = -1;
+		else
+			log_info("account %s@%s: SCRAM keys added for every hash",
+			    local, host);
+		explicit_bzero(text, sizeof text);
+	}
+	explicit_bzero(&cr, sizeof cr);
+	return rc;
+}

@@ -21,6 +21,10 @@ int	 account_set_password(const char *host, const char *local,
 	    const char *password, char *err, size_t errlen);
 int	 account_delete(const char *host, const char *local, char *err, size_t errlen);
 int	 account_exists(const char *host, const char *local);
+/* After a login that showed the password (PLAIN): derive the keys of
+ * hashes the account lacks (imported accounts have SCRAM-SHA-1 only). */
+int	 account_add_missing_keys(const char *host, const char *local,
+	    const char *password, size_t pwlen);
 int	 account_load_creds(const char *host, const char *local,
 	    struct account_creds *);
 

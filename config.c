@@ -52,6 +52,7 @@
 
 #include "config.h"
 #include "dns.h"
+#include "sasl.h"
 #include "jid.h"
 #include "log.h"
 #include "tls.h"
@@ -98,6 +99,7 @@ enum ktype {
 	K_TLSOPTS,
 	K_DNS,		/* list of "ip", "ip:port" or "[ipv6]:port" */
 	K_DOMAIN,	/* char *: a domain name, normalised */
+	K_MECHS,	/* list of SASL mechanism names */
 	K_UINT,		/* unsigned, decimal */
 	K_SIZE		/* size_t, decimal with optional K or M */
 };
@@ -136,6 +138,7 @@ static const struct key server_keys[] = {
 	{ "welcome_message",		K_TEXT,		SRV(welcome_message), 0, 0 },
 	{ "pidfile",			K_PATH_OPT,	SRV(pidfile), 0, 0 },
 	{ "dns_servers",		K_DNS,		SRV(dns_servers), 0, 0 },
+	{ "sasl_mechanisms",		K_MECHS,	SRV(sasl_mechanisms), 0, 0 },
 };
 
 static const struct key tls_keys[] = {
@@ -580,6 +583,23 @@ module_item(struct parse *p, const struct key *k, void *field,
 }
 
 static int
+mech_item(struct parse *p, const struct key *k, void *field,
+    const char *item, int line)
+{
+	struct strlist *l = field;
+	char sb[SHOWLEN];
+
+	for (const char *const *m = sasl_mechanisms; *m; m++)
+		if (strcmp(*m, item) == 0) {
+			if (!strlist_has(l, item))
+				strlist_add(l, item);
+			return 0;
+		}
+	return perr(p, line, "%s: unknown mechanism '%s' (known: SCRAM-SHA-256 "
+	    "SCRAM-SHA-1 PLAIN)", k->name, shown(item, sb, sizeof(sb)));
+}
+
+static int
 dns_item(struct parse *p, const struct key *k, void *field,
     const char *item, int line)
 {
@@ -795,6 +815,8 @@ set_value(struct parse *p, const struct key *k, const char *v, int line)
 		return list_each(p, k, field, v, line, tlsopt_item);
 	case K_DNS:
 		return list_each(p, k, field, v, line, dns_item);
+	case K_MECHS:
+		return list_each(p, k, field, v, line, mech_item);
 	case K_UINT:
 	case K_SIZE:
 		return set_number(p, k, field, v, line);
@@ -1346,6 +1368,7 @@ config_free(struct config *cfg)
 	free(cfg->key);
 	strlist_free(&cfg->ciphers);
 	strlist_free(&cfg->dns_servers);
+	strlist_free(&cfg->sasl_mechanisms);
 	strlist_free(&cfg->http_trusted_proxies);
 	strlist_free(&cfg->tls_options);
 	for (size_t i = 0; i < cfg->nmodopts; i++) {

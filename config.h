@@ -86,6 +86,7 @@ struct config {
 	char		*welcome_message;
 	char		*pidfile;
 	struct strlist	 dns_servers;	/* empty: /etc/resolv.conf */
+	struct strlist	 sasl_mechanisms;	/* empty: all we know */
 
 	/* [tls] */
 	char		*certificate;

@@ -32,6 +32,7 @@
 #include "resolver.h"
 #include "s2s.h"
 #include "server.h"
+#include "stream.h"
 #include "tls.h"
 
 #define NS_DB		"jabber:server:dialback"
@@ -881,8 +882,6 @@ static const struct conn_proto in_proto = {
 static void
 in_error(struct s2s_in *s, const char *cond, const char *text)
 {
-	struct buf b;
-
 	if (s->done)
 		return;
 	if (!s->header_sent) {
@@ -890,20 +889,8 @@ in_error(struct s2s_in *s, const char *cond, const char *text)
 		send_header(s->conn, s->local[0] ? s->local : "localhost", NULL, s->id);
 		s->header_sent = 1;
 	}
-	buf_init(&b, 2048);
-	buf_printf(&b, "<stream:error><%s xmlns='" NS_STREAMS "'/>", cond);
-	if (text != NULL) {
-		buf_addstr(&b, "<text xmlns='" NS_STREAMS "'>");
-		buf_add_escaped(&b, text, strlen(text));
-		buf_addstr(&b, "</text>");
-	}
-	buf_addstr(&b, "</stream:error></stream:stream>");
-	conn_send(s->conn, buf_head(&b), buf_used(&b));
-	buf_free(&b);
-	conn_log(s->conn, LOG_LVL_INFO, "s2s stream error %s%s%s", cond,
-	    text ? ": " : "", text ? text : "");
 	s->done = 1;
-	conn_close(s->conn, cond);
+	stream_error_close(s->conn, cond, text, "s2s stream error");
 }
 
 static void

@@ -33,6 +33,7 @@ struct c2s {
 	int		 authed;
 	int		 done;		/* stream ended: ignore further input */
 	struct sasl	*sasl;
+	int		 plain;		/* the mechanism is PLAIN */
 	unsigned	 sasl_failures;
 	char		 host[JID_PART_MAX + 1];
 	char		 user[JID_PART_MAX + 1];
@@ -122,8 +123,6 @@ send_header(struct c2s *s)
 static void
 stream_error(struct c2s *s, const char *cond, const char *text)
 {
-	struct buf b;
-
 	if (s->done)
 		return;
 	if (s->conn == NULL) {
@@ -135,6 +134,16 @@ stream_error(struct c2s *s, const char *cond, const char *text)
 		return;
 	}
 	send_header(s);
+	s->done = 1;
+	stream_error_close(s->conn, cond, text, "stream error");
+}
+
+void
+stream_error_close(struct conn *c, const char *cond, const char *text,
+    const char *what)
+{
+	struct buf b;
+
 	buf_init(&b, 4096);
 	buf_addstr(&b, "<stream:error><");
 	buf_addstr(&b, cond);
@@ -145,12 +154,11 @@ stream_error(struct c2s *s, const char *cond, const char *text)
 		buf_addstr(&b, "</text>");
 	}
 	buf_addstr(&b, "</stream:error></stream:stream>");
-	conn_send(s->conn, buf_head(&b), buf_used(&b));
+	conn_send(c, buf_head(&b), buf_used(&b));
 	buf_free(&b);
-	conn_log(s->conn, LOG_LVL_INFO, "stream error %s%s%s", cond,
-	    text ? ": " : "", text ? text : "");
-	s->done = 1;
-	conn_close(s->conn, cond);
+	conn_log(c, LOG_LVL_INFO, "%s %s%s%s", what, cond, text ? ": " : "",
+	    text ? text : "");
+	conn_close(c, cond);
 }
 
 /*
@@ -188,6 +196,20 @@ sm_setting(const char *key, unsigned dflt)
 	return v != NULL ? (unsigned)strtoul(v, NULL, 10) : dflt;
 }
 
+/* [server] sasl_mechanisms narrows what is offered and accepted. */
+static int
+mech_allowed(const char *mech)
+{
+	const struct strlist *l = &server_config()->sasl_mechanisms;
+
+	if (l->n == 0)
+		return 1;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], mech) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 send_features(struct c2s *s)
 {
@@ -205,7 +227,8 @@ send_features(struct c2s *s)
 		for (const char *const *m = sasl_mechanisms; *m; m++) {
 			if (!s->tls && strcmp(*m, "PLAIN") == 0)
 				continue;	/* never a password in clear */
-			xml_add_text_child(n, "mechanism", NULL, *m);
+			if (mech_allowed(*m))
+				xml_add_text_child(n, "mechanism", NULL, *m);
 		}
 	}
 	if (!s->authed && s->tls)
@@ -426,6 +449,15 @@ sasl_continue(struct c2s *s, const char *text)
 		dlen = (size_t)n;
 	}
 	st = sasl_step(s->sasl, data ? data : "", dlen, &out, &outlen);
+	if (st == SASL_SUCCESS && data != NULL && s->plain) {
+		/* PLAIN carried the password: give an account that has only
+		 * SCRAM-SHA-1 keys (imported from Prosody) the SHA-256 ones. */
+		const char *pw = memchr(data, '\0', dlen);
+		if (pw != NULL && (pw = memchr(pw + 1, '\0',
+		    dlen - (size_t)(pw + 1 - data))) != NULL)
+			account_add_missing_keys(s->host, sasl_username(s->sasl),
+			    pw + 1, dlen - (size_t)(pw + 1 - data));
+	}
 	if (data != NULL)
 		xfree_secret(data, tlen);
 	switch (st) {
@@ -510,7 +542,8 @@ on_sasl(struct c2s *s, struct xml_node *st)
 	}
 	{
 		const char *mech = xml_attr(st, "mechanism");
-		if (mech == NULL || (!s->tls && strcmp(mech, "PLAIN") == 0) ||
+		s->plain = mech != NULL && strcmp(mech, "PLAIN") == 0;
+		if (mech == NULL || (!s->tls && s->plain) || !mech_allowed(mech) ||
 		    (s->sasl = sasl_new(mech, sasl_lookup, s)) == NULL) {
 			sasl_failure(s, mech && strcmp(mech, "PLAIN") == 0 ?
 			    "encryption-required" : "invalid-mechanism", mech);

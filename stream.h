@@ -13,6 +13,11 @@
 void	 c2s_accept(int fd, const struct sockaddr *, socklen_t, int direct_tls);
 /* Shutdown: every stream gets system-shutdown and is closed. */
 void	 c2s_shutdown_all(void);
+struct conn;
+/* Write a stream error (RFC 6120 4.9) after the header, the close tag, a
+ * log line ("what COND: text"), and close the connection. */
+void	 stream_error_close(struct conn *, const char *cond, const char *text,
+	    const char *what);
 /* Sessions waiting for XEP-0198 resumption that waited too long. */
 void	 c2s_tick(int64_t now_ms);
 

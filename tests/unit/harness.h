@@ -46,5 +46,6 @@ void	test_config(void);
 void	test_tls(void);
 void	test_dns(void);
 void	test_disco(void);
+void	test_luadata(void);
 
 #endif

@@ -22,6 +22,7 @@ static const struct {
 	{ "tls", test_tls },
 	{ "dns", test_dns },
 	{ "disco", test_disco },
+	{ "luadata", test_luadata },
 };
 
 int
