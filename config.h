@@ -73,6 +73,7 @@ struct config {
 	struct portlist	 c2s_ports;
 	struct portlist	 c2s_direct_tls_ports;
 	struct portlist	 s2s_ports;
+	struct portlist	 s2s_direct_tls_ports;	/* XEP-0368 for servers */
 	struct portlist	 http_ports;	/* plain HTTP (behind a front end) */
 	struct portlist	 https_ports;	/* HTTP over TLS */
 	struct strlist	 http_trusted_proxies;	/* may set X-Forwarded-For */

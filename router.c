@@ -664,7 +664,8 @@ route(struct xml_node *st)
 			return;
 		}
 	if (!host_is_local(to.domain)) {
-		if (server_config()->s2s_ports.n == 0 && xml_is(st, "presence", NULL)) {
+		if (server_config()->s2s_ports.n + server_config()->s2s_direct_tls_ports.n == 0 &&
+		    xml_is(st, "presence", NULL)) {
 			/* Federation is off: presence errors would be noise. */
 			log_debug("route: presence for remote %s dropped", to.domain);
 			return;

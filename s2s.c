@@ -207,7 +207,9 @@ struct route {
 	struct {
 		char	 host[DNS_NAME_MAX + 1];
 		uint16_t port;
+		int	 direct_tls;	/* XEP-0368: TLS from the first byte */
 	}		 tgt[MAX_TARGETS];
+	struct dns_result srv[2];	/* _xmpp-server, _xmpps-server answers */
 	size_t		 ntgt, itgt;
 	struct sockaddr_storage addr[MAX_ADDRS];
 	socklen_t	 addrlen[MAX_ADDRS];
@@ -438,58 +440,92 @@ next_target(struct route *r)
 	r->dns[1] = resolve(host, DNS_T_A, got_addr, r);
 }
 
+/*
+ * Both SRV answers are in (_xmpps-server for direct TLS, XEP-0368, and
+ * _xmpp-server): one list by priority then weight, direct TLS first on a
+ * tie (it saves a round trip).
+ */
 static void
-got_srv(void *arg, const struct dns_result *res)
+srv_done(struct route *r)
 {
-	struct route *r = arg;
-	struct dns_result sorted;
+	struct dns_result *all = &r->srv[0], *tls = &r->srv[1];
+	size_t i;
 
-	r->dns[0] = 0;
 	r->ntgt = r->itgt = 0;
-	if (res->status == DNS_TIMEOUT)
-		r->timed_out = 1;
-	if (res->status == DNS_OK && res->n > 0) {
-		sorted = *res;
-		dns_sort_srv(&sorted);
-		for (size_t i = 0; i < sorted.n && r->ntgt < MAX_TARGETS; i++) {
-			if (strcmp(sorted.rr[i].target, ".") == 0 ||
-			    sorted.rr[i].target[0] == '\0') {
-				/* RFC 2782: "decidedly not available". */
-				if (sorted.n == 1) {
-					route_fail(r, ERR_REMOTE_SERVER_NOT_FOUND,
-					    "the domain offers no XMPP service");
-					return;
-				}
-				continue;
-			}
-			strlcpy_ok(r->tgt[r->ntgt].host, sorted.rr[i].target,
-			    sizeof r->tgt[0].host);
-			r->tgt[r->ntgt++].port = sorted.rr[i].port;
-		}
+	dns_sort_srv(all);
+	dns_sort_srv(tls);
+	for (size_t a = 0, t = 0; (a < all->n || t < tls->n) && r->ntgt < MAX_TARGETS; ) {
+		int take_tls = t < tls->n && (a >= all->n ||
+		    tls->rr[t].priority <= all->rr[a].priority);
+		const struct dns_rr *rr = take_tls ? &tls->rr[t++] : &all->rr[a++];
+
+		if (strcmp(rr->target, ".") == 0 || rr->target[0] == '\0')
+			continue;	/* RFC 2782: "decidedly not available" */
+		strlcpy_ok(r->tgt[r->ntgt].host, rr->target, sizeof r->tgt[0].host);
+		r->tgt[r->ntgt].port = rr->port;
+		r->tgt[r->ntgt++].direct_tls = take_tls;
 	}
 	if (r->ntgt == 0) {
+		for (i = 0; i < all->n; i++)
+			if (strcmp(all->rr[i].target, ".") == 0) {
+				route_fail(r, ERR_REMOTE_SERVER_NOT_FOUND,
+				    "the domain offers no XMPP service");
+				return;
+			}
 		/* RFC 6120 3.2.2: no SRV records: the domain on 5269. */
 		strlcpy_ok(r->tgt[0].host, r->remote, sizeof r->tgt[0].host);
 		r->tgt[0].port = DEFAULT_PORT;
+		r->tgt[0].direct_tls = 0;
 		r->ntgt = 1;
 	}
 	next_target(r);
 }
 
 static void
+got_srv(void *arg, const struct dns_result *res, int which)
+{
+	struct route *r = arg;
+
+	r->dns[which] = 0;
+	if (res->status == DNS_TIMEOUT)
+		r->timed_out = 1;
+	r->srv[which] = *res;
+	if (res->status != DNS_OK)
+		r->srv[which].n = 0;
+	if (--r->lookups == 0)
+		srv_done(r);
+}
+
+static void
+got_srv_plain(void *arg, const struct dns_result *res)
+{
+	got_srv(arg, res, 0);
+}
+
+static void
+got_srv_tls(void *arg, const struct dns_result *res)
+{
+	got_srv(arg, res, 1);
+}
+
+static void
 route_start(struct route *r)
 {
-	char name[DNS_NAME_MAX + 1];
+	char name[DNS_NAME_MAX + 1], tname[DNS_NAME_MAX + 1];
 
 	r->state = O_RESOLVE;
 	r->timed_out = 0;
 	r->deadline = now_ms() + (int64_t)lim()->s2s_timeout * 1000;
 	if (snprintf(name, sizeof name, "_xmpp-server._tcp.%s", r->remote) >=
-	    (int)sizeof name) {
+	    (int)sizeof name ||
+	    snprintf(tname, sizeof tname, "_xmpps-server._tcp.%s", r->remote) >=
+	    (int)sizeof tname) {
 		route_fail(r, ERR_REMOTE_SERVER_NOT_FOUND, "domain name too long");
 		return;
 	}
-	r->dns[0] = resolve(name, DNS_T_SRV, got_srv, r);
+	r->lookups = 2;
+	r->dns[0] = resolve(name, DNS_T_SRV, got_srv_plain, r);
+	r->dns[1] = resolve(tname, DNS_T_SRV, got_srv_tls, r);
 }
 
 static void
@@ -539,6 +575,10 @@ route_connected(struct conn *c)
 		return;
 	r->xp = new_parser();
 	r->state = O_HEADER;
+	if (r->tgt[r->itgt].direct_tls) {
+		conn_start_tls_client(c, r->remote, server_creds(r->local));
+		r->tls = 1;
+	}
 	send_header(c, r->local, r->remote, NULL);
 }
 
@@ -804,7 +844,7 @@ s2s_send(struct xml_node *st, const struct jid *to)
 
 	if (from == NULL || jid_parse(&fj, from) == -1 || !is_local_domain(fj.domain))
 		return;		/* only our own users' stanzas leave */
-	if (server_config()->s2s_ports.n == 0) {
+	if (server_config()->s2s_ports.n + server_config()->s2s_direct_tls_ports.n == 0) {
 		/* Dialback needs the peer to reach us back. */
 		route_error(st, ERR_REMOTE_SERVER_NOT_FOUND,
 		    "Federation is off on this server (no s2s_ports)");
@@ -1108,6 +1148,8 @@ in_stanza(struct s2s_in *s, struct xml_node *st)
 		in_error(s, "host-unknown", "This server does not serve that domain");
 		return;
 	}
+	/* A stream in use is not idle. */
+	conn_set_deadline(s->conn, now_ms() + (int64_t)lim()->s2s_idle_timeout * 1000);
 	route(st);
 }
 
@@ -1225,7 +1267,7 @@ in_free(struct conn *c)
 }
 
 void
-s2s_accept(int fd, const struct sockaddr *sa, socklen_t sl)
+s2s_accept(int fd, const struct sockaddr *sa, socklen_t sl, int direct_tls)
 {
 	struct s2s_in *s;
 	struct conn *c;
@@ -1242,6 +1284,15 @@ s2s_accept(int fd, const struct sockaddr *sa, socklen_t sl)
 	c->tls_for_servers = 1;
 	s->conn = c;
 	conn_set_deadline(c, now_ms() + (int64_t)lim()->s2s_timeout * 1000);
+	if (direct_tls) {
+		struct tls_creds *cr = server_creds(NULL);
+		if (cr == NULL) {
+			conn_close(c, "no certificate");
+			return;
+		}
+		s->tls = 1;
+		conn_start_tls_now(c, cr);
+	}
 }
 
 /* ================= the rest ================= */

@@ -16,7 +16,7 @@ struct jid;
 /* Start-up and reload: a fresh dialback secret once, trust anchors. */
 int	 s2s_init(void);
 /* An incoming connection on an s2s port. */
-void	 s2s_accept(int fd, const struct sockaddr *, socklen_t);
+void	 s2s_accept(int fd, const struct sockaddr *, socklen_t, int direct_tls);
 /* Send a stanza to a remote domain (queued until the route is up; bounced
  * with an error when it cannot be). */
 void	 s2s_send(struct xml_node *, const struct jid *to);

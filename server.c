@@ -208,7 +208,7 @@ accept_s2s(int fd, const struct sockaddr *sa, socklen_t sl, void *arg)
 		close(fd);
 		return;
 	}
-	s2s_accept(fd, sa, sl);
+	s2s_accept(fd, sa, sl, arg != NULL);
 }
 
 /* The HTTP server (http.c), linked in when it exists. */
@@ -265,7 +265,8 @@ open_ports_arg(const struct config *c, const struct portlist *ports, accept_fn f
 			listeners[nlisteners++] = l;
 			log_info("listening on %s port %u%s", c->interfaces.v[i],
 			    ports->v[p], fn == accept_tls ? " (direct TLS)" :
-			    fn == accept_s2s ? " (servers)" : fn == accept_http ?
+			    fn == accept_s2s ? (arg != NULL ? " (servers, direct TLS)" :
+			    " (servers)") : fn == accept_http ?
 			    (arg != NULL ? " (HTTPS)" : " (HTTP)") : "");
 		}
 	return 0;
@@ -276,7 +277,8 @@ open_listeners(const struct config *c)
 {
 	if (open_ports(c, &c->c2s_ports, accept_plain) == -1 ||
 	    open_ports(c, &c->c2s_direct_tls_ports, accept_tls) == -1 ||
-	    open_ports(c, &c->s2s_ports, accept_s2s) == -1) {
+	    open_ports(c, &c->s2s_ports, accept_s2s) == -1 ||
+	    open_ports_arg(c, &c->s2s_direct_tls_ports, accept_s2s, (void *)1) == -1) {
 		close_listeners();
 		return -1;
 	}
@@ -308,6 +310,7 @@ same_listen(const struct config *a, const struct config *b)
 	return same_ports(&a->c2s_ports, &b->c2s_ports) &&
 	    same_ports(&a->c2s_direct_tls_ports, &b->c2s_direct_tls_ports) &&
 	    same_ports(&a->s2s_ports, &b->s2s_ports) &&
+	    same_ports(&a->s2s_direct_tls_ports, &b->s2s_direct_tls_ports) &&
 	    same_ports(&a->http_ports, &b->http_ports) &&
 	    same_ports(&a->https_ports, &b->https_ports);
 }

@@ -39,7 +39,7 @@
 
 /* ==== limits ==== */
 #define MAX_PEM_FILE	(1024 * 1024)	/* bytes in a cert/key file */
-#define MAX_PEM_OBJECTS	64		/* PEM blocks in one file */
+#define MAX_PEM_OBJECTS	1024		/* PEM blocks in one file (CA bundles: ~150) */
 #define MAX_CHAIN	16		/* certificates sent to the client */
 #define MAX_CERT_NAMES	256		/* names kept from the leaf */
 #define MAX_DNS_NAME	253		/* RFC 1035, no final dot */

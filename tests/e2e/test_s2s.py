@@ -331,3 +331,29 @@ def test_secure_auth_refuses_untrusted_peers():
     finally:
         dns.stop()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_direct_tls_to_a_server_xep0368():
+    """_xmpps-server._tcp points at b's direct TLS port; _xmpp-server at a
+    port where nothing listens: the message can only arrive over TLS from
+    the first byte."""
+    sa, sb_tls, closed = free_port(), free_port(), free_port()
+    dns = Dns(srv=[('_xmpp-server._tcp.a.test', 'xmpp-a.test', sa),
+                   ('_xmpp-server._tcp.b.test', 'xmpp-b.test', closed),
+                   ('_xmpps-server._tcp.b.test', 'xmpp-b.test', sb_tls)],
+              hosts=[('xmpp-a.test', '127.0.0.1'), ('xmpp-b.test', '127.0.0.1')])
+    a = _server('a.test', 'alice', sa, dns.port)
+    b = _server('b.test', 'bob', free_port(), dns.port,
+                server={'s2s_direct_tls_ports': sb_tls})
+    try:
+        a.start()
+        b.start()
+        with a, b:
+            alice = _login(a, 'alice', 'a.test', 'pc')
+            bob = _login(b, 'bob', 'b.test', 'phone')
+            alice.send("<message to='bob@b.test/phone' type='chat'><body>direct</body></message>")
+            bob.expect(_is_msg('direct'), timeout=10)
+            assert '(servers, direct TLS)' in b.log()
+            assert 'a.test -> b.test: ready (TLS)' in a.log(), a.log()[-2000:]
+    finally:
+        dns.stop()
