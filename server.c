@@ -30,6 +30,13 @@ struct host_creds {
 };
 
 static struct config	*cfg;
+static int		 ready_fd = -1;
+
+void
+server_set_ready_fd(int fd)
+{
+	ready_fd = fd;
+}
 static char		*cfg_path;
 static int64_t		 started;
 static int		 stopping;
@@ -498,6 +505,12 @@ server_run(struct config *c, const char *path)
 	loop_set_tick(tick);
 	loop_set_after_pass(after_pass);
 	next_cert_check = now_ms() + CERT_CHECK_MS;
+	if (ready_fd >= 0) {
+		/* s6-style readiness: a newline, then the descriptor closes. */
+		(void)!write(ready_fd, "\n", 1);
+		close(ready_fd);
+		ready_fd = -1;
+	}
 	log_info("xmppd ready: %zu host(s), %zu listener(s), data in %s",
 	    nhcreds, nlisteners, cfg->data_path);
 	loop_run();

@@ -27,7 +27,7 @@
 #endif
 
 static const char usage_text[] =
-"usage: xmppd [-c FILE] [command]\n"
+"usage: xmppd [-c FILE] [-N FD] [command]\n"
 "\n"
 "commands:\n"
 "  run                 serve in the foreground (the default); logs go to stderr\n"
@@ -57,6 +57,8 @@ static const char usage_text[] =
 "options:\n"
 "  -c FILE             configuration file (default: $XMPPD_CONFIG, else\n"
 "                      ~/etc/xmppd.ini)\n"
+"  -N FD               once the ports are open, write a newline to FD and close\n"
+"                      it (s6 readiness notification)\n"
 "\n"
 "signals: TERM/INT close every stream politely and exit 0; HUP reloads the\n"
 "configuration and certificates (a broken file is reported, the old one kept).\n"
@@ -260,14 +262,22 @@ main(int argc, char **argv)
 	const char *cmd;
 	int i = 1, rc;
 
-	if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
-		path = argv[i + 1];
-		i += 2;
-	} else if (i < argc && strncmp(argv[i], "-c", 2) == 0 && argv[i][2] != '\0') {
-		path = argv[i] + 2;
-		i++;
-	} else if (i < argc && strcmp(argv[i], "-c") == 0)
-		return usage();
+	while (i < argc && argv[i][0] == '-' && (argv[i][1] == 'c' || argv[i][1] == 'N')) {
+		const char *v = argv[i][2] != '\0' ? argv[i] + 2 :
+		    i + 1 < argc ? argv[i + 1] : NULL;
+		if (v == NULL)
+			return usage();
+		if (argv[i][1] == 'c')
+			path = (char *)v;
+		else {
+			char *end;
+			long fd = strtol(v, &end, 10);
+			if (*v == '\0' || *end != '\0' || fd < 3 || fd > 1023)
+				return usage();
+			server_set_ready_fd((int)fd);
+		}
+		i += argv[i][2] != '\0' ? 1 : 2;
+	}
 	cmd = i < argc ? argv[i++] : "run";
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("xmppd %s\n", XMPPD_VERSION);

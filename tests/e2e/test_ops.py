@@ -270,3 +270,29 @@ def test_certificate_renewed_on_disk_without_restart():
             assert reply.get('type') == 'result'
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_readiness_fd_for_s6():
+    """-N FD: a newline on FD once the ports are open, then FD is closed."""
+    srv = Server(start=False)
+    try:
+        srv.adduser('alice@localhost', 'alice-pw') if hasattr(srv, 'adduser') else None
+        srv.write_config()
+        r, w = os.pipe()
+        p = subprocess.Popen([BIN, '-c', srv.config_path, '-N', str(w), 'run'],
+                             pass_fds=(w,), stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, HOME=srv.tmp))
+        os.close(w)
+        try:
+            data = os.read(r, 16)
+            assert data == b'\n', data
+            assert os.read(r, 16) == b'', 'descriptor not closed'
+            socket.create_connection(('127.0.0.1', srv.c2s_port), timeout=2).close()
+        finally:
+            p.terminate()
+            assert p.wait(timeout=10) == 0
+            os.close(r)
+        bad = subprocess.run([BIN, '-N', 'x', 'version'], capture_output=True)
+        assert bad.returncode == 2
+    finally:
+        srv.cleanup()
