@@ -18,7 +18,7 @@
 static struct loop_source **sources;	/* slot -> source; NULL once removed */
 static size_t	 nsources, capsources;
 static struct pollfd *pfds;
-static struct loop_source **pfd_src;	/* pollfd index -> source */
+static size_t	*pfd_slot;		/* pollfd index -> slot in sources */
 static size_t	 cappfds;
 static int	 sigpipe[2] = { -1, -1 };
 static void	(*sigfn[MAX_SIGNALS])(int);
@@ -178,12 +178,12 @@ loop_run(void)
 		if (nsources + 1 > cappfds) {
 			cappfds = (nsources + 1) * 2;
 			pfds = xrealloc(pfds, cappfds * sizeof *pfds);
-			pfd_src = xrealloc(pfd_src, cappfds * sizeof *pfd_src);
+			pfd_slot = xrealloc(pfd_slot, cappfds * sizeof *pfd_slot);
 		}
 		pfds[0].fd = sigpipe[0];
 		pfds[0].events = POLLIN;
 		pfds[0].revents = 0;
-		pfd_src[0] = NULL;
+		pfd_slot[0] = 0;
 		for (i = 0; i < nsources; i++) {
 			struct loop_source *s = sources[i];
 			short ev;
@@ -197,7 +197,7 @@ loop_run(void)
 			pfds[n].fd = s->fd;
 			pfds[n].events = ev;
 			pfds[n].revents = 0;
-			pfd_src[n] = s;
+			pfd_slot[n] = i;
 			n++;
 		}
 		now = now_ms();
@@ -209,8 +209,11 @@ loop_run(void)
 		if (rc > 0 && (pfds[0].revents & POLLIN))
 			drain_signals();
 		for (i = 1; rc > 0 && i < n; i++) {
-			struct loop_source *s = pfd_src[i];
-			if (pfds[i].revents == 0 || !s->active)
+			/* By slot, not by pointer: a handler may have removed
+			 * (and freed) a source that also fired.  Slots do not
+			 * move within a pass; a removed one holds NULL. */
+			struct loop_source *s = sources[pfd_slot[i]];
+			if (pfds[i].revents == 0 || s == NULL)
 				continue;
 			s->run(s->arg, pfds[i].revents);
 		}

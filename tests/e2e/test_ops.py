@@ -280,7 +280,7 @@ def test_readiness_fd_for_s6():
         srv.write_config()
         r, w = os.pipe()
         p = subprocess.Popen([BIN, '-c', srv.config_path, '-N', str(w), 'run'],
-                             pass_fds=(w,), stderr=subprocess.DEVNULL,
+                             pass_fds=(w,), stderr=subprocess.PIPE,
                              env=dict(os.environ, HOME=srv.tmp))
         os.close(w)
         try:
@@ -290,7 +290,9 @@ def test_readiness_fd_for_s6():
             socket.create_connection(('127.0.0.1', srv.c2s_port), timeout=2).close()
         finally:
             p.terminate()
-            assert p.wait(timeout=10) == 0
+            rc = p.wait(timeout=10)
+            err = p.stderr.read().decode(errors='replace')
+            assert rc == 0, (rc, err[-2000:])
             os.close(r)
         bad = subprocess.run([BIN, '-N', 'x', 'version'], capture_output=True)
         assert bad.returncode == 2
