@@ -589,6 +589,7 @@ route_local_default(struct xml_node *st, const struct jid *to)
 		    strcmp(from.local, to->local) == 0 &&
 		    strcmp(from.domain, to->domain) == 0 ? IQ_TO_SELF : IQ_TO_CONTACT,
 		    NULL);
+		return;
 	}
 	/* IQ results/errors for a bare JID: answers to a module's query. */
 	if (xml_is(st, "iq", NULL))

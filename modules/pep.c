@@ -17,13 +17,13 @@
  * and affiliations, as each node's access model allows:
  *   open       everybody;
  *   presence   the owner's contacts with a 'from' or 'both' subscription
- *              (the default, XEP-0163 section 7);
+ *              (the default, XEP-0163 section 5);
  *   roster     such contacts in one of the node's roster_groups_allowed;
  *   whitelist  the owner and the JIDs the owner made 'member' or
  *              'publisher' (there is no other publisher than the owner:
  *              'publisher' is accepted as a synonym for access).
  * An 'outcast' affiliation locks a JID out whatever the model.  Refusals
- * use the errors of XEP-0060 section 6.5.11 and friends, with the
+ * use the errors of XEP-0060 section 6.5.9 and friends, with the
  * pubsub#errors condition after the stanza condition and the text.
  *
  * Notifications go out as <message type='headline'> (or 'normal' by node
@@ -33,7 +33,9 @@
  *   NODE+notify and the node's access model lets it see the node;
  * - to each explicit subscription (the subscribed JID), when the model
  *   still allows it; a bare subscribed JID whose available resources we
- *   know is served through those resources instead.
+ *   know is served through those resources instead.  A subscription whose
+ *   subscriber lost access is cancelled when the node is next written
+ *   (XEP-0163 7.1).
  * On initial presence of such a resource (or when its capabilities become
  * known or change), it gets the last item of each node it is newly
  * interested in, with a XEP-0203 delay, unless the node says
@@ -66,17 +68,18 @@
  *   and purge of that view are refused (change urn:xmpp:bookmarks:1).
  * - Bookmarks the private module stored before this module was enabled
  *   are copied once into bookmarks:1 when the account next logs in
- *   (XEP-0411 section 5: before the first login that can see them); the
+ *   (XEP-0411 section 4: before the first login that can see them); the
  *   private module's copy is left as it was and is no longer read.
  * The account's disco#info shows urn:xmpp:bookmarks:1#compat,
  * urn:xmpp:bookmarks:1#compat-pep and urn:xmpp:bookmarks-conversion:0.
  *
- * Not done: subscription options, collection nodes, item expiry, RSM,
+ * Not done: subscription options, multiple subscriptions of one JID,
+ * instant nodes, collection nodes, item expiry, RSM, the item publisher,
  * 'authorize' access (not-acceptable with unsupported-access-model),
  * notifications withheld by the owner's privacy lists or blocklist (a
- * blocked contact's presence never reaches us, so it gets no
- * caps-based notifications, but an explicit subscription made before the
- * block still does), XEP-0398 (the vCard module owns vCards).
+ * blocked contact's presence never reaches us, so it gets no caps-based
+ * notifications, but an explicit subscription made before the block
+ * still does), XEP-0398 (the vCard module owns vCards).
  *
  * Storage, one file per node in the account directory:
  *   pep/n-<store_escape(node)>   or, for names too long for that,
@@ -191,33 +194,6 @@ static const char *const notif_type_names[] = { "headline", "normal", NULL };
 
 /* ---- settings ---- */
 
-/* A size: decimal bytes, or a number followed by K or M. */
-static int
-parse_size(const char *s, size_t *out)
-{
-	size_t v = 0, mult = 1;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		size_t d = (size_t)(*p - '0');
-		if (v > (SIZE_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	if (*p == 'K' || *p == 'k')
-		mult = 1024;
-	else if (*p == 'M' || *p == 'm')
-		mult = 1024 * 1024;
-	if (mult != 1)
-		p++;
-	if (*p != '\0' || v > SIZE_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
-}
-
 /* A plain decimal count. */
 static int
 parse_count(const char *s, size_t *out)
@@ -240,7 +216,8 @@ static const struct {
 	size_t		 min, top, dflt;
 } settings[] = {
 	{ "max_items_per_node", 0, 1, MAX_ITEMS_TOP, DEFAULT_MAX_ITEMS },
-	{ "max_item_size", 1, ITEM_SIZE_MIN, ITEM_SIZE_TOP, DEFAULT_MAX_ITEM_SIZE },
+	{ "max_item_size", 1, ITEM_SIZE_MIN, ITEM_SIZE_TOP,
+	    DEFAULT_MAX_ITEM_SIZE },
 	{ "max_total", 1, TOTAL_MIN, TOTAL_TOP, DEFAULT_MAX_TOTAL },
 	{ "max_nodes", 0, 1, MAX_NODES_TOP, DEFAULT_MAX_NODES },
 };
@@ -251,14 +228,16 @@ static size_t
 setting(int which)
 {
 	const struct config *cfg = server_config();
-	const char *v = cfg ? config_module_opt(cfg, "pep", settings[which].key) :
-	    NULL;
+	const char *v = NULL;
 	size_t n;
 	int rc;
 
+	if (cfg != NULL)
+		v = config_module_opt(cfg, "pep", settings[which].key);
 	if (v == NULL)
 		return settings[which].dflt;
-	rc = settings[which].is_size ? parse_size(v, &n) : parse_count(v, &n);
+	rc = settings[which].is_size ? config_parse_size(v, &n) :
+	    parse_count(v, &n);
 	if (rc == -1 || n < settings[which].min || n > settings[which].top)
 		return settings[which].dflt;
 	return n;
@@ -279,7 +258,7 @@ pep_config_check(const char *key, const char *value, char *err, size_t errlen)
 		    key);
 		return -1;
 	}
-	rc = settings[i].is_size ? parse_size(value, &n) :
+	rc = settings[i].is_size ? config_parse_size(value, &n) :
 	    parse_count(value, &n);
 	if (rc == -1) {
 		snprintf(err, errlen, "%s: '%.64s' is not %s", key, value,
@@ -352,12 +331,37 @@ bare_of(const char *s, char *out, size_t outlen)
 	return jid_bare(&j, out, outlen);
 }
 
+/* Is the stanza's type t (NULL: no type at all)? */
+static int
+ptype(const struct xml_node *p, const char *t)
+{
+	const char *type = xml_attr(p, "type");
+
+	return t == NULL ? type == NULL : type != NULL && strcmp(type, t) == 0;
+}
+
+/* The next element sibling of c, whatever its name. */
+static struct xml_node *
+el_next(const struct xml_node *c)
+{
+	return xml_next(c, NULL, NULL);
+}
+
 static int
 has_suffix(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);
 
 	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Does attribute name of n equal v (a missing one equals nothing)? */
+static int
+attr_is(const struct xml_node *n, const char *name, const char *v)
+{
+	const char *a = xml_attr(n, name);
+
+	return a != NULL && strcmp(a, v) == 0;
 }
 
 /* A pubsub failure: a stanza condition, maybe a pubsub#errors one (with
@@ -367,6 +371,7 @@ struct perr {
 	const char		*cond;
 	const char		*feature;
 	const char		*text;
+	const char		*type;		/* NULL: the usual one */
 };
 
 static void
@@ -377,6 +382,7 @@ perr_set(struct perr *pe, enum stanza_error e, const char *cond,
 	pe->cond = cond;
 	pe->feature = NULL;
 	pe->text = text;
+	pe->type = NULL;
 }
 
 /*
@@ -391,7 +397,8 @@ send_perr(const struct iq_req *r, const struct perr *pe)
 
 	xml_set_attr(reply, "type", "error");
 	er = xml_add(reply, "error", NULL);
-	xml_set_attr(er, "type", stanza_error_type(pe->e));
+	xml_set_attr(er, "type", pe->type != NULL ? pe->type :
+	    stanza_error_type(pe->e));
 	xml_add(er, stanza_error_name(pe->e), NS_STANZAS);
 	if (pe->text != NULL)
 		xml_add_text_child(er, "text", NS_STANZAS, pe->text);
@@ -411,6 +418,18 @@ fail(const struct iq_req *r, enum stanza_error e, const char *cond,
 	struct perr pe;
 
 	perr_set(&pe, e, cond, text);
+	return send_perr(r, &pe);
+}
+
+/* 6.2.3.2: "wait" (RFC 6120's usual type for unexpected-request) would
+ * invite a retry that can never succeed. */
+static enum stanza_error
+not_subscribed(const struct iq_req *r)
+{
+	struct perr pe;
+
+	perr_set(&pe, ERR_UNEXPECTED_REQUEST, "not-subscribed", NULL);
+	pe.type = "cancel";
 	return send_perr(r, &pe);
 }
 
@@ -443,8 +462,12 @@ node_file(const char *node, char *out, size_t outlen)
 		br_sha1_update(&h, node, strlen(node));
 		br_sha1_out(&h, md);
 		r = snprintf(out, outlen, PEP_DIR "/h-");
-		for (size_t i = 0; i < sizeof md && r > 0 && (size_t)r < outlen; i++)
-			r += snprintf(out + r, outlen - (size_t)r, "%02x", md[i]);
+		for (size_t i = 0; i < sizeof md; i++) {
+			if (r < 0 || (size_t)r >= outlen)
+				return -1;
+			r += snprintf(out + r, outlen - (size_t)r, "%02x",
+			    md[i]);
+		}
 	}
 	return r > 0 && (size_t)r < outlen ? 0 : -1;
 }
@@ -569,7 +592,7 @@ node_load(const char *host, const char *local, const char *node,
 	return 1;
 }
 
-/* A new node with the default configuration (XEP-0163 section 7). */
+/* A new node with the default configuration (XEP-0163 section 5). */
 static void
 node_new(struct pnode *p, const char *node)
 {
@@ -603,7 +626,8 @@ add_usage(const char *name, void *arg)
 	char file[NODE_FILE_MAX], path[PATH_MAX];
 	struct stat st;
 
-	if (snprintf(file, sizeof file, PEP_DIR "/%s", name) >= (int)sizeof file ||
+	if ((size_t)snprintf(file, sizeof file, PEP_DIR "/%s", name) >=
+	    sizeof file ||
 	    store_path(u->host, u->local, file, path, sizeof path) == -1 ||
 	    lstat(path, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size < 0) {
 		u->failed = 1;
@@ -681,8 +705,10 @@ node_save(const char *host, const char *local, struct pnode *p,
 		    "The account's PEP storage is full");
 		return pe->e;
 	}
-	if (store_write(host, local, p->file, buf_head(&b), buf_used(&b)) == -1) {
-		log_warn("pep: saving node '%s' of %s@%s", p->name, local, host);
+	if (store_write(host, local, p->file, buf_head(&b), buf_used(&b)) ==
+	    -1) {
+		log_warn("pep: saving node '%s' of %s@%s", p->name, local,
+		    host);
 		buf_free(&b);
 		perr_set(pe, ERR_INTERNAL_SERVER_ERROR, NULL, NULL);
 		return pe->e;
@@ -697,7 +723,8 @@ static int
 node_remove(const char *host, const char *local, struct pnode *p)
 {
 	if (store_remove(host, local, p->file) == -1) {
-		log_warn("pep: removing node '%s' of %s@%s", p->name, local, host);
+		log_warn("pep: removing node '%s' of %s@%s", p->name, local,
+		    host);
 		return -1;
 	}
 	p->exists = 0;
@@ -723,7 +750,8 @@ each_file(const char *name, void *arg)
 
 	if ((name[0] != 'n' && name[0] != 'h') || name[1] != '-')
 		return 0;
-	if (snprintf(file, sizeof file, PEP_DIR "/%s", name) >= (int)sizeof file)
+	if ((size_t)snprintf(file, sizeof file, PEP_DIR "/%s", name) >=
+	    sizeof file)
 		return 0;
 	if (node_load_file(c->host, c->local, file, &p) != 1)
 		return 0;
@@ -744,7 +772,8 @@ nodes_each(const char *host, const char *local,
 {
 	struct each_ctx c = { host, local, fn, arg };
 
-	if (store_list(host, local, PEP_DIR, each_file, &c) < 0 && errno != ENOENT)
+	if (store_list(host, local, PEP_DIR, each_file, &c) < 0 &&
+	    errno != ENOENT)
 		log_warn("pep: listing the nodes of %s@%s", local, host);
 }
 
@@ -767,11 +796,9 @@ item_find(const struct pnode *p, const char *id)
 {
 	struct xml_node *it;
 
-	for (it = item_first(p); it != NULL; it = item_next(it)) {
-		const char *v = xml_attr(it, "id");
-		if (v != NULL && strcmp(v, id) == 0)
+	for (it = item_first(p); it != NULL; it = item_next(it))
+		if (attr_is(it, "id", id))
 			return it;
-	}
 	return NULL;
 }
 
@@ -788,9 +815,10 @@ item_last(const struct pnode *p)
 static size_t
 item_count(const struct pnode *p)
 {
+	struct xml_node *it;
 	size_t n = 0;
 
-	for (struct xml_node *it = item_first(p); it != NULL; it = item_next(it))
+	for (it = item_first(p); it != NULL; it = item_next(it))
 		n++;
 	return n;
 }
@@ -834,6 +862,12 @@ conf_max_items(const struct nconf *c)
 	return c->max_items == 0 || c->max_items > lim ? lim : c->max_items;
 }
 
+static const char *
+bool_str(int b)
+{
+	return b ? "1" : "0";
+}
+
 static int
 attr_bool(const struct xml_node *n, const char *name, int dflt)
 {
@@ -873,7 +907,8 @@ conf_read(const struct pnode *p, struct nconf *c)
 	    SL_ON_SUB_AND_PRESENCE);
 	c->notif_type = attr_name(p->conf, "notification_type",
 	    notif_type_names, 0);
-	c->deliver_notifications = attr_bool(p->conf, "deliver_notifications", 1);
+	c->deliver_notifications = attr_bool(p->conf, "deliver_notifications",
+	    1);
 	c->deliver_payloads = attr_bool(p->conf, "deliver_payloads", 1);
 	c->notify_retract = attr_bool(p->conf, "notify_retract", 1);
 	c->notify_delete = attr_bool(p->conf, "notify_delete", 1);
@@ -903,10 +938,11 @@ conf_write(struct pnode *p, const struct nconf *c)
 	}
 	xml_set_attr(nc, "send_last", send_last_names[c->send_last]);
 	xml_set_attr(nc, "notification_type", notif_type_names[c->notif_type]);
-	xml_set_attr(nc, "deliver_notifications", c->deliver_notifications ? "1" : "0");
-	xml_set_attr(nc, "deliver_payloads", c->deliver_payloads ? "1" : "0");
-	xml_set_attr(nc, "notify_retract", c->notify_retract ? "1" : "0");
-	xml_set_attr(nc, "notify_delete", c->notify_delete ? "1" : "0");
+	xml_set_attr(nc, "deliver_notifications",
+	    bool_str(c->deliver_notifications));
+	xml_set_attr(nc, "deliver_payloads", bool_str(c->deliver_payloads));
+	xml_set_attr(nc, "notify_retract", bool_str(c->notify_retract));
+	xml_set_attr(nc, "notify_delete", bool_str(c->notify_delete));
 	xml_set_attr(nc, "title", c->title[0] != '\0' ? c->title : NULL);
 	xml_set_attr(nc, "description", c->description[0] != '\0' ?
 	    c->description : NULL);
@@ -972,6 +1008,35 @@ form_bool(struct xml_node *x, const char *var, const char *label, int v)
 	form_value(form_field(x, var, "boolean", label), v ? "1" : "0");
 }
 
+static void
+add_group(struct nconf *seen, const char *g)
+{
+	if (!groups_contain(seen, g) && seen->ngroups < MAX_GROUPS)
+		seen->groups[seen->ngroups++] = g;
+}
+
+/* Options of roster_groups_allowed: every group of the roster, each
+ * once, then chosen ones the roster no longer has. */
+static void
+group_options(struct xml_node *f, const struct nconf *c,
+    const struct roster *r)
+{
+	struct xml_node *i, *g;
+	struct nconf seen;
+	size_t k;
+
+	memset(&seen, 0, sizeof seen);
+	for (i = xml_child(r->root, "item", NULL); i != NULL;
+	    i = xml_next(i, "item", NULL))
+		for (g = xml_child(i, "group", NULL); g != NULL;
+		    g = xml_next(g, "group", NULL))
+			add_group(&seen, xml_text(g));
+	for (k = 0; k < c->ngroups; k++)
+		add_group(&seen, c->groups[k]);
+	for (k = 0; k < seen.ngroups; k++)
+		form_value(xml_add(f, "option", NS_XDATA), seen.groups[k]);
+}
+
 /*
  * The node_config form for c (type 'form' to fill in, 'result' in
  * notifications and meta-data).  extra_groups: group names the owner may
@@ -996,25 +1061,8 @@ conf_form(struct xml_node *parent, const char *type, const struct nconf *c,
 	form_value(f, access_names[c->access]);
 	f = form_field(x, field_vars[F_GROUPS], "list-multi",
 	    "Roster groups allowed to subscribe (access model 'roster')");
-	if (r != NULL && r->root != NULL) {
-		/* Every group of the roster, each once, then chosen ones the
-		 * roster no longer has. */
-		struct nconf seen;
-		memset(&seen, 0, sizeof seen);
-		for (struct xml_node *i = xml_child(r->root, "item", NULL); i;
-		    i = xml_next(i, "item", NULL))
-			for (struct xml_node *g = xml_child(i, "group", NULL); g;
-			    g = xml_next(g, "group", NULL))
-				if (!groups_contain(&seen, xml_text(g)) &&
-				    seen.ngroups < MAX_GROUPS)
-					seen.groups[seen.ngroups++] = xml_text(g);
-		for (size_t k = 0; k < c->ngroups; k++)
-			if (!groups_contain(&seen, c->groups[k]) &&
-			    seen.ngroups < MAX_GROUPS)
-				seen.groups[seen.ngroups++] = c->groups[k];
-		for (size_t k = 0; k < seen.ngroups; k++)
-			form_value(xml_add(f, "option", NS_XDATA), seen.groups[k]);
-	}
+	if (r != NULL && r->root != NULL)
+		group_options(f, c, r);
 	for (size_t k = 0; k < c->ngroups; k++)
 		form_value(f, c->groups[k]);
 	if (c->max_items == 0)
@@ -1079,9 +1127,10 @@ apply_field(enum field fi, const struct xml_node *f, struct nconf *c,
 	size_t n;
 
 	if (fi == F_GROUPS) {
+		const struct xml_node *val;
 		c->ngroups = 0;
-		for (const struct xml_node *val = xml_child(f, "value", NS_XDATA);
-		    val != NULL; val = xml_next(val, "value", NS_XDATA)) {
+		for (val = xml_child(f, "value", NS_XDATA); val != NULL;
+		    val = xml_next(val, "value", NS_XDATA)) {
 			const char *g = xml_text(val);
 			if (c->ngroups == MAX_GROUPS)
 				return form_bad(pe, "Too many roster groups");
@@ -1103,7 +1152,8 @@ apply_field(enum field fi, const struct xml_node *f, struct nconf *c,
 		if (v == NULL)
 			v = "";
 		if (strlen(v) > TEXT_MAX)
-			return form_bad(pe, "The title or description is too long");
+			return form_bad(pe, "The title or description is "
+			    "too long");
 		if (fi == F_TITLE)
 			c->title = v;
 		else
@@ -1111,8 +1161,9 @@ apply_field(enum field fi, const struct xml_node *f, struct nconf *c,
 		return 0;
 	case F_ACCESS:
 		if ((k = name_index(access_names, v)) == -1) {
-			perr_set(pe, ERR_NOT_ACCEPTABLE, "unsupported-access-model",
-			    "Access models: open, presence, roster, whitelist");
+			perr_set(pe, ERR_NOT_ACCEPTABLE,
+			    "unsupported-access-model", "Access models: open, "
+			    "presence, roster, whitelist");
 			return -1;
 		}
 		c->access = k;
@@ -1123,16 +1174,17 @@ apply_field(enum field fi, const struct xml_node *f, struct nconf *c,
 			return 0;
 		}
 		if (parse_count(v, &n) == -1 || n == 0)
-			return form_bad(pe, "pubsub#max_items must be a positive "
-			    "number or 'max'");
+			return form_bad(pe, "pubsub#max_items must be a "
+			    "positive number or 'max'");
 		if (n > setting(S_MAX_ITEMS))
-			return form_bad(pe, "pubsub#max_items is more than this "
-			    "server keeps per node");
+			return form_bad(pe, "pubsub#max_items is more than "
+			    "this server keeps per node");
 		c->max_items = n;
 		return 0;
 	case F_PERSIST:
 		if ((b = parse_bool(v)) == -1)
-			return form_bad(pe, "pubsub#persist_items is not a boolean");
+			return form_bad(pe, "pubsub#persist_items is not a "
+			    "boolean");
 		if (!b)
 			return form_bad(pe, "Items are always persisted here");
 		return 0;
@@ -1144,17 +1196,19 @@ apply_field(enum field fi, const struct xml_node *f, struct nconf *c,
 		return 0;
 	case F_NOTIF_TYPE:
 		if ((k = name_index(notif_type_names, v)) == -1)
-			return form_bad(pe, "pubsub#notification_type: headline "
-			    "or normal");
+			return form_bad(pe, "pubsub#notification_type: "
+			    "headline or normal");
 		c->notif_type = k;
 		return 0;
 	case F_PUBLISH_MODEL:
 		if (strcmp(v, "publishers") != 0)
-			return form_bad(pe, "Only the owner publishes to a PEP node");
+			return form_bad(pe, "Only the owner publishes to a "
+			    "PEP node");
 		return 0;
 	default:
 		if ((b = parse_bool(v)) == -1)
-			return form_bad(pe, "A boolean field has another value");
+			return form_bad(pe, "A boolean field has another "
+			    "value");
 		if (fi == F_DELIVER_NOTIFICATIONS)
 			c->deliver_notifications = b;
 		else if (fi == F_DELIVER_PAYLOADS)
@@ -1192,7 +1246,8 @@ conf_apply_form(const struct xml_node *x, const char *form_type,
 		if ((var = xml_attr(f, "var")) == NULL)
 			continue;	/* fixed text: carries nothing */
 		if (strcmp(var, "FORM_TYPE") == 0) {
-			if (single_value(f, &v) != 1 || strcmp(v, form_type) != 0) {
+			if (single_value(f, &v) != 1 ||
+			    strcmp(v, form_type) != 0) {
 				perr_set(pe, ERR_BAD_REQUEST, NULL,
 				    "The form has the wrong FORM_TYPE");
 				return -1;
@@ -1261,7 +1316,8 @@ conf_matches(const struct nconf *a, const struct nconf *b, unsigned given)
 			same = a->send_last == b->send_last;
 			break;
 		case F_DELIVER_NOTIFICATIONS:
-			same = a->deliver_notifications == b->deliver_notifications;
+			same = a->deliver_notifications ==
+			    b->deliver_notifications;
 			break;
 		case F_DELIVER_PAYLOADS:
 			same = a->deliver_payloads == b->deliver_payloads;
@@ -1324,17 +1380,15 @@ static const char *
 affiliation_of(const struct pnode *p, const char *bare)
 {
 	for (struct xml_node *n = xml_child(p->root, "affiliation", NS_STORE);
-	    n != NULL; n = xml_next(n, "affiliation", NS_STORE)) {
-		const char *j = xml_attr(n, "jid");
-		if (j != NULL && strcmp(j, bare) == 0)
+	    n != NULL; n = xml_next(n, "affiliation", NS_STORE))
+		if (attr_is(n, "jid", bare))
 			return xml_attr(n, "affiliation");
-	}
 	return NULL;
 }
 
 /*
  * May 'who' (a bare JID) retrieve items of p and hear of them?  1, or 0
- * with the refusal XEP-0060 6.5.11 gives in pe (pe may be NULL).
+ * with the refusal XEP-0060 6.5.9 gives in pe (pe may be NULL).
  */
 static int
 may_access(struct actx *a, const struct pnode *p, const struct nconf *c,
@@ -1363,8 +1417,8 @@ may_access(struct actx *a, const struct pnode *p, const struct nconf *c,
 		it = actx_item(a, who);
 		if (it != NULL && (roster_sub(it) & SUB_FROM))
 			return 1;
-		perr_set(pe, ERR_NOT_AUTHORIZED, "presence-subscription-required",
-		    NULL);
+		perr_set(pe, ERR_NOT_AUTHORIZED,
+		    "presence-subscription-required", NULL);
 		return 0;
 	case ACC_ROSTER:
 		it = actx_item(a, who);
@@ -1489,14 +1543,20 @@ caps_evict(void)
 		caps_remove(old);
 }
 
+static int
+caps_has(const struct caps *c, const char *node)
+{
+	for (size_t i = 0; i < c->nnodes; i++)
+		if (strcmp(c->nodes[i], node) == 0)
+			return 1;
+	return 0;
+}
+
 /* Does the 'ver' behind key say NODE+notify? */
 static int
 caps_wants(const struct caps *c, const char *node)
 {
-	for (size_t i = 0; c != NULL && c->known && i < c->nnodes; i++)
-		if (strcmp(c->nodes[i], node) == 0)
-			return 1;
-	return 0;
+	return c != NULL && c->known && caps_has(c, node);
 }
 
 /* ---- the verification string (XEP-0115 section 5) ---- */
@@ -1604,7 +1664,8 @@ vhash_form(const br_hash_class **ctx, const struct vform *vf)
 	size_t nf = 0, nv;
 
 	vhash(ctx, vf->type);
-	fields = xcalloc(n_children(vf->x, "field", NS_XDATA) + 1, sizeof *fields);
+	fields = xcalloc(n_children(vf->x, "field", NS_XDATA) + 1,
+	    sizeof *fields);
 	for (f = xml_child(vf->x, "field", NS_XDATA); f != NULL;
 	    f = xml_next(f, "field", NS_XDATA)) {
 		const char *var = xml_attr(f, "var");
@@ -1646,8 +1707,10 @@ caps_compute(const struct xml_node *q, const br_hash_class *hc, char *out,
 	unsigned char digest[64];
 	int bad = 0, rc = -1;
 
-	ids = xcalloc(n_children(q, "identity", NS_DISCO_INFO) + 1, sizeof *ids);
-	feats = xcalloc(n_children(q, "feature", NS_DISCO_INFO) + 1, sizeof *feats);
+	ids = xcalloc(n_children(q, "identity", NS_DISCO_INFO) + 1,
+	    sizeof *ids);
+	feats = xcalloc(n_children(q, "feature", NS_DISCO_INFO) + 1,
+	    sizeof *feats);
 	forms = xcalloc(n_children(q, "x", NS_XDATA) + 1, sizeof *forms);
 	for (c = xml_child(q, "identity", NS_DISCO_INFO); c != NULL;
 	    c = xml_next(c, "identity", NS_DISCO_INFO)) {
@@ -1656,7 +1719,9 @@ caps_compute(const struct xml_node *q, const br_hash_class *hc, char *out,
 		id->cat = xml_attr(c, "category");
 		id->type = xml_attr(c, "type");
 		id->lang = lang != NULL ? lang : "";
-		id->name = xml_attr(c, "name") != NULL ? xml_attr(c, "name") : "";
+		id->name = xml_attr(c, "name");
+		if (id->name == NULL)
+			id->name = "";
 		if (id->cat == NULL || id->type == NULL)
 			goto out;
 	}
@@ -1729,9 +1794,16 @@ caps_take_nodes(struct caps *c, const struct xml_node *q)
 		len = strlen(var) - (sizeof suffix - 1);
 		if (len == 0 || len > NODE_NAME_MAX)
 			continue;
-		c->nodes[n++] = xstrndup(var, len);
+		c->nodes[n] = xstrndup(var, len);
+		c->nnodes = n;
+		/* Unverified answers may repeat a feature: keep it once. */
+		if (caps_has(c, c->nodes[n]))
+			free(c->nodes[n]);
+		else
+			n++;
 	}
 	c->nnodes = n;
+	c->nodes = xrealloc(c->nodes, (n + 1) * sizeof *c->nodes);
 }
 
 /* ---- the resources an online owner hears of ---- */
@@ -1881,6 +1953,18 @@ rlist_has_resource_of(const struct rlist *rl, const char *bare)
 	return 0;
 }
 
+/* Append a copy of jid, repeated or not. */
+static void
+rlist_push(struct rlist *rl, const char *jid)
+{
+	if (rl->n == rl->cap) {
+		rl->cap = rl->cap ? 2 * rl->cap : 8;
+		rl->v = xrealloc(rl->v, rl->cap * sizeof *rl->v);
+	}
+	rl->v[rl->n].jid = xstrdup(jid);
+	rl->v[rl->n++].contact = 0;
+}
+
 static void
 rlist_add(struct rlist *rl, const char *jid, int contact)
 {
@@ -1941,7 +2025,7 @@ recipients(struct actx *a, const struct pnode *p, const struct nconf *c,
 		if (j == NULL || bare_of(j, bare, sizeof bare) == -1 ||
 		    !may_access(a, p, c, bare, NULL))
 			continue;
-		/* XEP-0163 4.3.3: a bare subscription goes to the resources
+		/* XEP-0163 4.3.2: a bare subscription goes to the resources
 		 * that asked for it when we know of any. */
 		if (strchr(j, '/') == NULL && rlist_has_resource_of(rl, j))
 			continue;
@@ -1959,10 +2043,11 @@ send_event(const char *owner, const struct rlist *rl,
     const struct xml_node *event, int normal, const char *publisher,
     const char *stamp)
 {
+	struct xml_node *m, *ad, *d;
 	char id[32];
 
 	for (size_t i = 0; i < rl->n; i++) {
-		struct xml_node *m = xml_new(xml_arena_new(), "message", NS_CLIENT);
+		m = xml_new(xml_arena_new(), "message", NS_CLIENT);
 		make_id(id, sizeof id);
 		xml_set_attr(m, "from", owner);
 		xml_set_attr(m, "to", rl->v[i].jid);
@@ -1970,13 +2055,13 @@ send_event(const char *owner, const struct rlist *rl,
 		xml_set_attr(m, "id", id);
 		xml_append_copy(m, event);
 		if (publisher != NULL && rl->v[i].contact) {
-			struct xml_node *ad = xml_add(m, "addresses", NS_ADDRESS);
-			struct xml_node *adr = xml_add(ad, "address", NULL);
-			xml_set_attr(adr, "type", "replyto");
-			xml_set_attr(adr, "jid", publisher);
+			ad = xml_add(xml_add(m, "addresses", NS_ADDRESS),
+			    "address", NULL);
+			xml_set_attr(ad, "type", "replyto");
+			xml_set_attr(ad, "jid", publisher);
 		}
 		if (stamp != NULL) {
-			struct xml_node *d = xml_add(m, "delay", NS_DELAY);
+			d = xml_add(m, "delay", NS_DELAY);
 			xml_set_attr(d, "from", owner);
 			xml_set_attr(d, "stamp", stamp);
 		}
@@ -1989,8 +2074,9 @@ send_event(const char *owner, const struct rlist *rl,
 static struct xml_node *
 event_new(const char *node, const char *what, struct xml_node **inner)
 {
-	struct xml_node *ev = xml_new(xml_arena_new(), "event", NS_PUBSUB_EVENT);
+	struct xml_node *ev;
 
+	ev = xml_new(xml_arena_new(), "event", NS_PUBSUB_EVENT);
 	*inner = xml_add(ev, what, NULL);
 	xml_set_attr(*inner, "node", node);
 	return ev;
@@ -2133,27 +2219,24 @@ deliver_last(const char *owner_bare, const char *jid)
 static void
 caps_resolved(const char *key)
 {
-	struct rlist pairs = { NULL, 0, 0 };	/* owner, then jid */
+	struct rlist owners_of = { NULL, 0, 0 }, jids = { NULL, 0, 0 };
+	struct owner *o;
+	size_t b, i;
 
-	for (size_t b = 0; b < OWNER_BUCKETS; b++)
-		for (struct owner *o = owners[b]; o != NULL; o = o->next)
-			for (size_t i = 0; i < o->n; i++)
+	/* Copies first: delivering may change the tables. */
+	for (b = 0; b < OWNER_BUCKETS; b++)
+		for (o = owners[b]; o != NULL; o = o->next)
+			for (i = 0; i < o->n; i++)
 				if (o->c[i].key != NULL &&
 				    strcmp(o->c[i].key, key) == 0) {
-					/* Not rlist_add: pairs may repeat. */
-					if (pairs.n + 2 > pairs.cap) {
-						pairs.cap = pairs.cap ? 2 * pairs.cap : 8;
-						pairs.v = xrealloc(pairs.v,
-						    pairs.cap * sizeof *pairs.v);
-					}
-					pairs.v[pairs.n++].jid = xstrdup(o->bare);
-					pairs.v[pairs.n++].jid = xstrdup(o->c[i].jid);
+					rlist_push(&owners_of, o->bare);
+					rlist_push(&jids, o->c[i].jid);
 				}
-	for (size_t i = 0; i + 1 < pairs.n; i += 2)
-		deliver_last(pairs.v[i].jid, pairs.v[i + 1].jid);
-	rlist_free(&pairs);
+	for (i = 0; i < jids.n; i++)
+		deliver_last(owners_of.v[i].jid, jids.v[i].jid);
+	rlist_free(&owners_of);
+	rlist_free(&jids);
 }
-
 /* ---- asking for capabilities ---- */
 
 static void
@@ -2214,22 +2297,25 @@ caps_start(const char *key, const char *hash, const char *cnode,
 static void
 caps_failed(struct caps *c)
 {
-	if (c->hash != NULL && c->tries < CAPS_TRIES)
-		for (size_t b = 0; b < OWNER_BUCKETS; b++)
-			for (struct owner *o = owners[b]; o != NULL; o = o->next)
-				for (size_t i = 0; i < o->n; i++) {
-					struct contact *k = &o->c[i];
-					if (k->key == NULL || strcmp(k->key, c->key) != 0 ||
-					    strcmp(k->jid, c->asked) == 0)
-						continue;
-					free(c->asked);
-					c->asked = xstrdup(k->jid);
-					caps_send_query(c, o->bare);
-					return;
-				}
+	struct owner *o;
+	struct contact *k;
+
+	for (size_t b = 0; c->hash != NULL && c->tries < CAPS_TRIES &&
+	    b < OWNER_BUCKETS; b++)
+		for (o = owners[b]; o != NULL; o = o->next)
+			for (size_t i = 0; i < o->n; i++) {
+				k = &o->c[i];
+				if (k->key == NULL ||
+				    strcmp(k->key, c->key) != 0 ||
+				    strcmp(k->jid, c->asked) == 0)
+					continue;
+				free(c->asked);
+				c->asked = xstrdup(k->jid);
+				caps_send_query(c, o->bare);
+				return;
+			}
 	caps_remove(c);
 }
-
 /* The answer to a caps query. */
 static void
 caps_answer(struct caps *c, const struct xml_node *st)
@@ -2321,7 +2407,7 @@ track(const char *owner_bare, const char *jid, const struct xml_node *p,
 		}
 		k = contact_add(o, jid);
 	}
-	/* No <c/> now: the last one holds (XEP-0115 6.4). */
+	/* No <c/> now: the last one holds (XEP-0115 8.4). */
 	if (have && (k->key == NULL || strcmp(k->key, key) != 0)) {
 		free(k->key);
 		k->key = xstrdup(key);
@@ -2396,9 +2482,10 @@ pubsub_result(struct preq *q, const char *ns, struct xml_node **ps)
 }
 
 static int	 is_view(const char *node);
-static enum stanza_error view_publish(struct preq *, const struct xml_node *item,
-		    const struct xml_node *opts);
-static enum stanza_error view_items(struct preq *, const struct xml_node *items);
+static enum stanza_error view_publish(struct preq *,
+		    const struct xml_node *item, const struct xml_node *opts);
+static enum stanza_error view_items(struct preq *,
+		    const struct xml_node *items);
 static void	 legacy_changed(struct actx *);
 
 /*
@@ -2406,13 +2493,14 @@ static void	 legacy_changed(struct actx *);
  * payload element and a sensible id.  NULL after sending the error.
  */
 static const struct xml_node *
-publish_item(struct preq *q, const struct xml_node *pub, enum stanza_error *sent)
+publish_item(struct preq *q, const struct xml_node *pub,
+    enum stanza_error *sent)
 {
 	const struct xml_node *it = NULL, *c;
 	const char *id;
 	size_t n = 0;
 
-	for (c = xml_first_element(pub); c != NULL; c = xml_next(c, NULL, NULL)) {
+	for (c = xml_first_element(pub); c != NULL; c = el_next(c)) {
 		if (!xml_is(c, "item", NS_PUBSUB)) {
 			*sent = fail(q->r, ERR_BAD_REQUEST, NULL,
 			    "<publish/> holds only an <item/>");
@@ -2435,7 +2523,7 @@ publish_item(struct preq *q, const struct xml_node *pub, enum stanza_error *sent
 		*sent = fail(q->r, ERR_BAD_REQUEST, "payload-required", NULL);
 		return NULL;
 	}
-	if (xml_next(c, NULL, NULL) != NULL) {
+	if (el_next(c) != NULL) {
 		*sent = fail(q->r, ERR_BAD_REQUEST, "invalid-payload",
 		    "An item holds exactly one payload element");
 		return NULL;
@@ -2465,7 +2553,7 @@ check_options(const struct xml_node *opts, int exists, struct nconf *cur,
 
 	if (opts == NULL || (x = xml_first_element(opts)) == NULL)
 		return 0;
-	if (xml_next(x, NULL, NULL) != NULL || !xml_is(x, "x", NS_XDATA)) {
+	if (el_next(x) != NULL || !xml_is(x, "x", NS_XDATA)) {
 		perr_set(pe, ERR_BAD_REQUEST, NULL,
 		    "<publish-options/> holds one data form");
 		return -1;
@@ -2484,8 +2572,8 @@ check_options(const struct xml_node *opts, int exists, struct nconf *cur,
 		return 0;
 	}
 	if (!conf_matches(cur, &want, given)) {
-		perr_set(pe, ERR_CONFLICT, "precondition-not-met",
-		    "The node's configuration differs from the publish-options");
+		perr_set(pe, ERR_CONFLICT, "precondition-not-met", "The node's "
+		    "configuration differs from the publish-options");
 		return -1;
 	}
 	return 0;
@@ -2513,6 +2601,30 @@ stored_item(struct pnode *p, const struct xml_node *pl, const char *id)
 	}
 	buf_free(&b);
 	return si;
+}
+
+/*
+ * XEP-0163 7.1: a subscription whose subscriber lost access (presence
+ * subscription gone, moved out of a roster group, access model changed)
+ * is cancelled.  Done whenever the node is written anyway.
+ */
+static void
+prune_subscriptions(struct actx *a, struct pnode *p, const struct nconf *c)
+{
+	struct xml_node *s, *next;
+	char b[JID_MAX + 1];
+
+	for (s = xml_child(p->root, "subscription", NS_STORE); s != NULL;
+	    s = next) {
+		next = xml_next(s, "subscription", NS_STORE);
+		if (bare_of(xml_attr(s, "jid"), b, sizeof b) == -1 ||
+		    !may_access(a, p, c, b, NULL)) {
+			log_debug("pep: %s: subscription of %s to '%s' "
+			    "cancelled", a->bare, xml_attr(s, "jid") ?
+			    xml_attr(s, "jid") : "?", p->name);
+			xml_remove(s);
+		}
+	}
 }
 
 static enum stanza_error
@@ -2566,6 +2678,7 @@ do_publish(struct preq *q, const struct xml_node *pub,
 	if (old != NULL)
 		xml_remove(old);	/* republished: now the newest */
 	trim_items(&p, &c);
+	prune_subscriptions(&q->a, &p, &c);
 	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
 		node_free(&p);
 		return send_perr(q->r, &pe);
@@ -2582,7 +2695,7 @@ do_publish(struct preq *q, const struct xml_node *pub,
 	return ERR_NONE;
 }
 
-/* The node of a request, loaded: NULL after sending the error when it
+/* Load the node of a request: 0, or -1 after sending the error when it
  * cannot be (no node attribute, no such node, unreadable). */
 static int
 load_for(struct preq *q, const struct xml_node *el, struct pnode *p,
@@ -2600,6 +2713,17 @@ load_for(struct preq *q, const struct xml_node *el, struct pnode *p,
 		*sent = fail(q->r, ERR_ITEM_NOT_FOUND, NULL, NULL);
 		return -1;
 	}
+	return 0;
+}
+
+/* Is stored item it among the <item id=''/> of a request (from want)? */
+static int
+asked_for(const struct xml_node *want, const struct xml_node *it)
+{
+	for (; want != NULL; want = xml_next(want, "item", NS_PUBSUB))
+		if (xml_attr(want, "id") != NULL &&
+		    attr_is(it, "id", xml_attr(want, "id")))
+			return 1;
 	return 0;
 }
 
@@ -2639,16 +2763,8 @@ do_items(struct preq *q, const struct xml_node *items)
 	for (it = item_first(&p); it != NULL; it = item_next(it), k++) {
 		if (k < skip)
 			continue;
-		if (want != NULL) {
-			const struct xml_node *w;
-			for (w = want; w != NULL; w = xml_next(w, "item", NS_PUBSUB))
-				if (xml_attr(w, "id") != NULL &&
-				    strcmp(xml_attr(w, "id"), xml_attr(it, "id")) == 0)
-					break;
-			if (w == NULL)
-				continue;
-		}
-		add_item(out, it, 1);
+		if (want == NULL || asked_for(want, it))
+			add_item(out, it, 1);
 	}
 	iq_reply(q->r, reply);
 	node_free(&p);
@@ -2675,7 +2791,7 @@ do_retract(struct preq *q, const struct xml_node *ret)
 	if ((node = need_node(q, ret, &sent)) == NULL)
 		return sent;
 	for (c = xml_first_element(ret), it = NULL; c != NULL;
-	    c = xml_next(c, NULL, NULL)) {
+	    c = el_next(c)) {
 		if (!xml_is(c, "item", NS_PUBSUB))
 			return fail(q->r, ERR_BAD_REQUEST, NULL,
 			    "<retract/> holds only an <item/>");
@@ -2720,7 +2836,7 @@ configure_form(const struct xml_node *cfg, struct nconf *c, struct perr *pe)
 
 	if (cfg == NULL || (x = xml_first_element(cfg)) == NULL)
 		return 0;
-	if (xml_next(x, NULL, NULL) != NULL || !xml_is(x, "x", NS_XDATA)) {
+	if (el_next(x) != NULL || !xml_is(x, "x", NS_XDATA)) {
 		perr_set(pe, ERR_BAD_REQUEST, NULL,
 		    "<configure/> holds one data form");
 		return -1;
@@ -2781,7 +2897,7 @@ find_subscription(const struct pnode *p, const char *jid)
 {
 	for (struct xml_node *s = xml_child(p->root, "subscription", NS_STORE);
 	    s != NULL; s = xml_next(s, "subscription", NS_STORE))
-		if (xml_attr(s, "jid") != NULL && strcmp(xml_attr(s, "jid"), jid) == 0)
+		if (attr_is(s, "jid", jid))
 			return s;
 	return NULL;
 }
@@ -2847,8 +2963,10 @@ do_subscribe(struct preq *q, const struct xml_node *sub,
 	struct perr pe;
 	int fresh = 0;
 
-	if ((node = need_node(q, sub, &sent)) == NULL ||
-	    (jid = sub_jid(q, sub, jbuf, sizeof jbuf, ERR_BAD_REQUEST, &sent)) == NULL)
+	if ((node = need_node(q, sub, &sent)) == NULL)
+		return sent;
+	jid = sub_jid(q, sub, jbuf, sizeof jbuf, ERR_BAD_REQUEST, &sent);
+	if (jid == NULL)
 		return sent;
 	if (opts != NULL && xml_first_element(opts) != NULL)
 		return unsupported(q->r, "subscription-options");
@@ -2913,17 +3031,19 @@ do_unsubscribe(struct preq *q, const struct xml_node *un)
 	struct pnode p;
 	struct perr pe;
 
-	if ((node = need_node(q, un, &sent)) == NULL ||
-	    (jid = sub_jid(q, un, jbuf, sizeof jbuf, ERR_FORBIDDEN, &sent)) == NULL)
+	if ((node = need_node(q, un, &sent)) == NULL)
+		return sent;
+	jid = sub_jid(q, un, jbuf, sizeof jbuf, ERR_FORBIDDEN, &sent);
+	if (jid == NULL)
 		return sent;
 	if (is_view(node))
 		return q->is_owner ? iq_ok(q->r) :
-		    fail(q->r, ERR_UNEXPECTED_REQUEST, "not-subscribed", NULL);
+		    not_subscribed(q->r);
 	if (load_for(q, un, &p, &node, &sent) == -1)
 		return sent;
 	if ((s = find_subscription(&p, jid)) == NULL) {
 		node_free(&p);
-		return fail(q->r, ERR_UNEXPECTED_REQUEST, "not-subscribed", NULL);
+		return not_subscribed(q->r);
 	}
 	if (subid != NULL && (xml_attr(s, "subid") == NULL ||
 	    strcmp(subid, xml_attr(s, "subid")) != 0)) {
@@ -2953,31 +3073,32 @@ list_one(struct pnode *p, void *arg)
 {
 	struct list_ctx *l = arg;
 	struct preq *q = l->q;
+	struct xml_node *s, *a;
+	const char *aff, *j;
 	char b[JID_MAX + 1];
 
 	if (l->only != NULL && strcmp(l->only, p->name) != 0)
 		return 0;
 	l->found = 1;
 	if (l->affiliations) {
-		const char *aff = q->is_owner ? "owner" : affiliation_of(p, q->who);
+		aff = q->is_owner ? "owner" : affiliation_of(p, q->who);
 		if (aff != NULL) {
-			struct xml_node *a = xml_add(l->out, "affiliation", NULL);
+			a = xml_add(l->out, "affiliation", NULL);
 			xml_set_attr(a, "node", p->name);
 			xml_set_attr(a, "affiliation", aff);
 		}
 		return 0;
 	}
-	for (struct xml_node *s = xml_child(p->root, "subscription", NS_STORE);
-	    s != NULL; s = xml_next(s, "subscription", NS_STORE)) {
-		const char *j = xml_attr(s, "jid");
+	for (s = xml_child(p->root, "subscription", NS_STORE); s != NULL;
+	    s = xml_next(s, "subscription", NS_STORE)) {
+		j = xml_attr(s, "jid");
 		if (j != NULL && bare_of(j, b, sizeof b) == 0 &&
 		    strcmp(b, q->who) == 0)
-			subscription_el(l->out, p->name, j, xml_attr(s, "subid"),
-			    "subscribed");
+			subscription_el(l->out, p->name, j,
+			    xml_attr(s, "subid"), "subscribed");
 	}
 	return 0;
 }
-
 static enum stanza_error
 do_list(struct preq *q, const struct xml_node *el, int affiliations)
 {
@@ -2989,7 +3110,8 @@ do_list(struct preq *q, const struct xml_node *el, int affiliations)
 	l.only = xml_attr(el, "node");
 	l.affiliations = affiliations;
 	reply = pubsub_result(q, NS_PUBSUB, &ps);
-	l.out = xml_add(ps, affiliations ? "affiliations" : "subscriptions", NULL);
+	l.out = xml_add(ps, affiliations ? "affiliations" : "subscriptions",
+	    NULL);
 	if (l.only != NULL)
 		xml_set_attr(l.out, "node", l.only);
 	nodes_each(q->host, q->local, list_one, &l);
@@ -2999,6 +3121,13 @@ do_list(struct preq *q, const struct xml_node *el, int affiliations)
 	}
 	iq_reply(q->r, reply);
 	return ERR_NONE;
+}
+
+static int
+pair_is(const struct xml_node *c, const struct xml_node *d, const char *a,
+    const char *b)
+{
+	return strcmp(c->name, a) == 0 && strcmp(d->name, b) == 0;
 }
 
 /* The action of a <pubsub/> and what may follow it. */
@@ -3012,13 +3141,13 @@ split_request(const struct xml_node *ps, const char *ns,
 	*extra = NULL;
 	if (c == NULL || strcmp(c->ns, ns) != 0)
 		return -1;
-	if ((d = xml_next(c, NULL, NULL)) == NULL)
+	if ((d = el_next(c)) == NULL)
 		return 0;
-	if (strcmp(d->ns, ns) != 0 || xml_next(d, NULL, NULL) != NULL)
+	if (strcmp(d->ns, ns) != 0 || el_next(d) != NULL)
 		return -1;
-	if ((strcmp(c->name, "publish") == 0 && strcmp(d->name, "publish-options") == 0) ||
-	    (strcmp(c->name, "create") == 0 && strcmp(d->name, "configure") == 0) ||
-	    (strcmp(c->name, "subscribe") == 0 && strcmp(d->name, "options") == 0)) {
+	if (pair_is(c, d, "publish", "publish-options") ||
+	    pair_is(c, d, "create", "configure") ||
+	    pair_is(c, d, "subscribe", "options")) {
 		*extra = d;
 		return 0;
 	}
@@ -3129,7 +3258,7 @@ configure_set(struct preq *q, const struct xml_node *el)
 
 	if ((node = need_node(q, el, &sent)) == NULL)
 		return sent;
-	if (x == NULL || !xml_is(x, "x", NS_XDATA) || xml_next(x, NULL, NULL) != NULL)
+	if (x == NULL || !xml_is(x, "x", NS_XDATA) || el_next(x) != NULL)
 		return fail(q->r, ERR_BAD_REQUEST, NULL,
 		    "<configure/> holds one data form");
 	type = xml_attr(x, "type");
@@ -3138,7 +3267,8 @@ configure_set(struct preq *q, const struct xml_node *el)
 	if (is_view(node)) {
 		view_conf(&c);
 		want = c;
-		if (conf_apply_form(x, NS_NODE_CONFIG, &want, &given, &pe) == -1)
+		if (conf_apply_form(x, NS_NODE_CONFIG, &want, &given,
+		    &pe) == -1)
 			return send_perr(q->r, &pe);
 		if (!conf_matches(&c, &want, given))
 			return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
@@ -3156,6 +3286,7 @@ configure_set(struct preq *q, const struct xml_node *el)
 	conf_write(&p, &c);
 	conf_read(&p, &c);
 	trim_items(&p, &c);
+	prune_subscriptions(&q->a, &p, &c);
 	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
 		node_free(&p);
 		return send_perr(q->r, &pe);
@@ -3261,67 +3392,111 @@ static const char *const affiliation_names[] = {
 	"none", "member", "publisher", "outcast", NULL
 };
 
+/* Remove the <name/> records of p whose jid is jid (or, with bare set,
+ * has jid as its bare JID). */
+static void
+remove_records(struct pnode *p, const char *name, const char *jid, int bare)
+{
+	struct xml_node *n, *next;
+	char b[JID_MAX + 1];
+
+	for (n = xml_child(p->root, name, NS_STORE); n != NULL; n = next) {
+		next = xml_next(n, name, NS_STORE);
+		if (bare ? bare_of(xml_attr(n, "jid"), b, sizeof b) == 0 &&
+		    strcmp(b, jid) == 0 : attr_is(n, "jid", jid))
+			xml_remove(n);
+	}
+}
+
+/* The view and its refusals for the owner's lists (8.8, 8.9). */
+static enum stanza_error
+view_lists(struct preq *q, int set)
+{
+	if (set)
+		return fail(q->r, ERR_NOT_ALLOWED, NULL,
+		    "storage:bookmarks is the owner's alone");
+	return fail(q->r, ERR_ITEM_NOT_FOUND, NULL, NULL);
+}
+
+static void
+affiliations_list(struct preq *q, const struct pnode *p)
+{
+	struct xml_node *reply, *ps, *out, *a, *n;
+
+	reply = pubsub_result(q, NS_PUBSUB_OWNER, &ps);
+	out = xml_add(ps, "affiliations", NULL);
+	xml_set_attr(out, "node", p->name);
+	a = xml_add(out, "affiliation", NULL);
+	xml_set_attr(a, "jid", q->a.bare);
+	xml_set_attr(a, "affiliation", "owner");
+	for (n = xml_child(p->root, "affiliation", NS_STORE); n != NULL;
+	    n = xml_next(n, "affiliation", NS_STORE)) {
+		a = xml_add(out, "affiliation", NULL);
+		xml_set_attr(a, "jid", xml_attr(n, "jid"));
+		xml_set_attr(a, "affiliation", xml_attr(n, "affiliation"));
+	}
+	iq_reply(q->r, reply);
+}
+
+/* Every <affiliation/> of a set is sensible?  ERR_NONE or sent error. */
+static enum stanza_error
+affiliations_check(struct preq *q, const struct xml_node *el, int *bad)
+{
+	const struct xml_node *c;
+	const char *aff;
+	char b[JID_MAX + 1];
+
+	*bad = 1;
+	for (c = xml_first_element(el); c != NULL; c = el_next(c)) {
+		aff = xml_attr(c, "affiliation");
+		if (!xml_is(c, "affiliation", NS_PUBSUB_OWNER) || aff == NULL ||
+		    bare_of(xml_attr(c, "jid"), b, sizeof b) == -1)
+			return fail(q->r, ERR_BAD_REQUEST, NULL, "Each "
+			    "<affiliation/> needs a valid jid and an "
+			    "affiliation");
+		if (name_index(affiliation_names, aff) == -1 ||
+		    strcmp(b, q->a.bare) == 0)
+			return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
+			    "Affiliations: none, member, publisher or outcast, "
+			    "and the owner stays owner");
+	}
+	*bad = 0;
+	return ERR_NONE;
+}
+
 static enum stanza_error
 affiliations_owner(struct preq *q, const struct xml_node *el, int set)
 {
 	enum stanza_error sent = ERR_NONE;
-	struct xml_node *reply, *ps, *out, *a, *n, *next;
 	const struct xml_node *c;
-	const char *node;
+	struct xml_node *a;
+	const char *node, *aff;
 	char b[JID_MAX + 1];
 	struct pnode p;
 	struct perr pe;
+	int bad;
 
 	if ((node = need_node(q, el, &sent)) == NULL)
 		return sent;
 	if (is_view(node))
-		return set ? fail(q->r, ERR_NOT_ALLOWED, NULL, "storage:bookmarks "
-		    "is the owner's alone") : fail(q->r, ERR_ITEM_NOT_FOUND, NULL,
-		    NULL);
+		return view_lists(q, set);
 	if (load_for(q, el, &p, &node, &sent) == -1)
 		return sent;
 	if (!set) {
-		reply = pubsub_result(q, NS_PUBSUB_OWNER, &ps);
-		out = xml_add(ps, "affiliations", NULL);
-		xml_set_attr(out, "node", node);
-		a = xml_add(out, "affiliation", NULL);
-		xml_set_attr(a, "jid", q->a.bare);
-		xml_set_attr(a, "affiliation", "owner");
-		for (n = xml_child(p.root, "affiliation", NS_STORE); n != NULL;
-		    n = xml_next(n, "affiliation", NS_STORE)) {
-			a = xml_add(out, "affiliation", NULL);
-			xml_set_attr(a, "jid", xml_attr(n, "jid"));
-			xml_set_attr(a, "affiliation", xml_attr(n, "affiliation"));
-		}
-		iq_reply(q->r, reply);
+		affiliations_list(q, &p);
 		node_free(&p);
 		return ERR_NONE;
 	}
 	/* Check everything before changing anything. */
-	for (c = xml_first_element(el); c != NULL; c = xml_next(c, NULL, NULL)) {
-		const char *aff = xml_attr(c, "affiliation");
-		if (!xml_is(c, "affiliation", NS_PUBSUB_OWNER) ||
-		    bare_of(xml_attr(c, "jid"), b, sizeof b) == -1 || aff == NULL) {
-			node_free(&p);
-			return fail(q->r, ERR_BAD_REQUEST, NULL,
-			    "Each <affiliation/> needs a valid jid and an affiliation");
-		}
-		if (name_index(affiliation_names, aff) == -1 ||
-		    strcmp(b, q->a.bare) == 0) {
-			node_free(&p);
-			return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
-			    "Affiliations: none, member, publisher or outcast, "
-			    "and the owner stays owner");
-		}
+	sent = affiliations_check(q, el, &bad);
+	if (bad) {
+		node_free(&p);
+		return sent;
 	}
-	for (c = xml_first_element(el); c != NULL; c = xml_next(c, NULL, NULL)) {
-		const char *aff = xml_attr(c, "affiliation");
+	for (c = xml_first_element(el); c != NULL; c = el_next(c)) {
+		aff = xml_attr(c, "affiliation");
 		bare_of(xml_attr(c, "jid"), b, sizeof b);
-		for (n = xml_child(p.root, "affiliation", NS_STORE); n != NULL; n = next) {
-			next = xml_next(n, "affiliation", NS_STORE);
-			if (strcmp(xml_attr(n, "jid"), b) == 0)
-				xml_remove(n);
-		}
+		remove_records(&p, "affiliation", b, 0);
 		if (strcmp(aff, "none") == 0)
 			continue;
 		if (count_named(&p, "affiliation") >= MAX_AFFILIATIONS) {
@@ -3332,17 +3507,9 @@ affiliations_owner(struct preq *q, const struct xml_node *el, int set)
 		a = xml_add(p.root, "affiliation", NS_STORE);
 		xml_set_attr(a, "jid", b);
 		xml_set_attr(a, "affiliation", aff);
-		if (strcmp(aff, "outcast") == 0) {
-			/* An outcast is no subscriber either (4.1). */
-			char sb[JID_MAX + 1];
-			for (n = xml_child(p.root, "subscription", NS_STORE); n != NULL;
-			    n = next) {
-				next = xml_next(n, "subscription", NS_STORE);
-				if (bare_of(xml_attr(n, "jid"), sb, sizeof sb) == 0 &&
-				    strcmp(sb, b) == 0)
-					xml_remove(n);
-			}
-		}
+		/* An outcast is no subscriber either (4.1). */
+		if (strcmp(aff, "outcast") == 0)
+			remove_records(&p, "subscription", b, 1);
 	}
 	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
 		node_free(&p);
@@ -3352,60 +3519,77 @@ affiliations_owner(struct preq *q, const struct xml_node *el, int set)
 	return iq_ok(q->r);
 }
 
+static void
+subscriptions_list(struct preq *q, const struct pnode *p)
+{
+	struct xml_node *reply, *ps, *out, *n;
+
+	reply = pubsub_result(q, NS_PUBSUB_OWNER, &ps);
+	out = xml_add(ps, "subscriptions", NULL);
+	xml_set_attr(out, "node", p->name);
+	for (n = xml_child(p->root, "subscription", NS_STORE); n != NULL;
+	    n = xml_next(n, "subscription", NS_STORE))
+		subscription_el(out, NULL, xml_attr(n, "jid"),
+		    xml_attr(n, "subid"), "subscribed");
+	iq_reply(q->r, reply);
+}
+
+static enum stanza_error
+subscriptions_check(struct preq *q, const struct xml_node *el, int *bad)
+{
+	const struct xml_node *c;
+	const char *st, *jid;
+	char j[JID_MAX + 1];
+
+	*bad = 1;
+	for (c = xml_first_element(el); c != NULL; c = el_next(c)) {
+		st = xml_attr(c, "subscription");
+		jid = xml_attr(c, "jid");
+		if (!xml_is(c, "subscription", NS_PUBSUB_OWNER) ||
+		    jid == NULL || jid_normalize(jid, j, sizeof j) == -1 ||
+		    st == NULL)
+			return fail(q->r, ERR_BAD_REQUEST, NULL, "Each "
+			    "<subscription/> needs a valid jid and a state");
+		if (strcmp(st, "none") != 0 && strcmp(st, "subscribed") != 0)
+			return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
+			    "Subscription states: none or subscribed");
+	}
+	*bad = 0;
+	return ERR_NONE;
+}
+
 static enum stanza_error
 subscriptions_owner(struct preq *q, const struct xml_node *el, int set)
 {
 	enum stanza_error sent = ERR_NONE;
-	struct xml_node *reply, *ps, *out, *n, *next;
 	const struct xml_node *c;
+	struct xml_node *n;
 	const char *node;
 	char j[JID_MAX + 1], subid[32];
 	struct pnode p;
 	struct perr pe;
+	int bad;
 
 	if ((node = need_node(q, el, &sent)) == NULL)
 		return sent;
 	if (is_view(node))
-		return set ? fail(q->r, ERR_NOT_ALLOWED, NULL, "storage:bookmarks "
-		    "is the owner's alone") : fail(q->r, ERR_ITEM_NOT_FOUND, NULL,
-		    NULL);
+		return view_lists(q, set);
 	if (load_for(q, el, &p, &node, &sent) == -1)
 		return sent;
 	if (!set) {
-		reply = pubsub_result(q, NS_PUBSUB_OWNER, &ps);
-		out = xml_add(ps, "subscriptions", NULL);
-		xml_set_attr(out, "node", node);
-		for (n = xml_child(p.root, "subscription", NS_STORE); n != NULL;
-		    n = xml_next(n, "subscription", NS_STORE))
-			subscription_el(out, NULL, xml_attr(n, "jid"),
-			    xml_attr(n, "subid"), "subscribed");
-		iq_reply(q->r, reply);
+		subscriptions_list(q, &p);
 		node_free(&p);
 		return ERR_NONE;
 	}
-	for (c = xml_first_element(el); c != NULL; c = xml_next(c, NULL, NULL)) {
-		const char *st = xml_attr(c, "subscription"), *jid = xml_attr(c, "jid");
-		if (!xml_is(c, "subscription", NS_PUBSUB_OWNER) || jid == NULL ||
-		    jid_normalize(jid, j, sizeof j) == -1 || st == NULL) {
-			node_free(&p);
-			return fail(q->r, ERR_BAD_REQUEST, NULL,
-			    "Each <subscription/> needs a valid jid and a state");
-		}
-		if (strcmp(st, "none") != 0 && strcmp(st, "subscribed") != 0) {
-			node_free(&p);
-			return fail(q->r, ERR_NOT_ACCEPTABLE, NULL,
-			    "Subscription states: none or subscribed");
-		}
+	sent = subscriptions_check(q, el, &bad);
+	if (bad) {
+		node_free(&p);
+		return sent;
 	}
-	for (c = xml_first_element(el); c != NULL; c = xml_next(c, NULL, NULL)) {
+	for (c = xml_first_element(el); c != NULL; c = el_next(c)) {
 		jid_normalize(xml_attr(c, "jid"), j, sizeof j);
-		if (strcmp(xml_attr(c, "subscription"), "none") == 0) {
-			for (n = xml_child(p.root, "subscription", NS_STORE); n != NULL;
-			    n = next) {
-				next = xml_next(n, "subscription", NS_STORE);
-				if (strcmp(xml_attr(n, "jid"), j) == 0)
-					xml_remove(n);
-			}
+		if (attr_is(c, "subscription", "none")) {
+			remove_records(&p, "subscription", j, 0);
 			continue;
 		}
 		if (find_subscription(&p, j) != NULL)
@@ -3498,7 +3682,7 @@ to_legacy(struct xml_node *storage, const struct xml_node *item)
 		xml_add_text_child(lc, "password", NULL, v);
 	/* Extensions travel as the foreign children XEP-0048 clients kept. */
 	if ((e = xml_child(conf, "extensions", NS_BOOKMARKS)) != NULL)
-		for (c = xml_first_element(e); c != NULL; c = xml_next(c, NULL, NULL))
+		for (c = xml_first_element(e); c != NULL; c = el_next(c))
 			xml_append_copy(lc, c);
 }
 
@@ -3514,7 +3698,8 @@ from_legacy(struct xml_node *parent, const struct xml_node *lc, char *id,
 	const struct xml_node *c;
 	const char *v;
 
-	if ((v = xml_attr(lc, "jid")) == NULL || jid_normalize(v, id, idlen) == -1)
+	v = xml_attr(lc, "jid");
+	if (v == NULL || jid_normalize(v, id, idlen) == -1)
 		return -1;
 	conf = xml_add(parent, "conference", NS_BOOKMARKS);
 	if ((v = xml_attr(lc, "name")) != NULL)
@@ -3525,7 +3710,7 @@ from_legacy(struct xml_node *parent, const struct xml_node *lc, char *id,
 		xml_add_text_child(conf, "nick", NULL, v);
 	if ((v = xml_child_text(lc, "password", NS_LEGACY_BM)) != NULL)
 		xml_add_text_child(conf, "password", NULL, v);
-	for (c = xml_first_element(lc); c != NULL; c = xml_next(c, NULL, NULL)) {
+	for (c = xml_first_element(lc); c != NULL; c = el_next(c)) {
 		if (strcmp(c->ns, NS_LEGACY_BM) == 0)
 			continue;
 		if (ext == NULL)
@@ -3588,9 +3773,10 @@ legacy_build(const char *host, const char *local, struct xml_node *parent)
 static void
 legacy_send(struct actx *a, const char *to, const char *stamp)
 {
-	struct xml_node *items, *ev = event_new(NS_LEGACY_BM, "items", &items), *it;
+	struct xml_node *items, *ev, *it;
 	struct rlist rl = { NULL, 0, 0 };
 
+	ev = event_new(NS_LEGACY_BM, "items", &items);
 	it = xml_add(items, "item", NULL);
 	xml_set_attr(it, "id", LEGACY_ITEM);
 	if (legacy_build(a->host, a->local, it) == 1) {
@@ -3602,13 +3788,14 @@ legacy_send(struct actx *a, const char *to, const char *stamp)
 }
 
 /* The bookmarks changed: the view's subscribers (the owner's resources
- * that want storage:bookmarks, XEP-0411 section 4) hear of it. */
+ * that want storage:bookmarks, XEP-0411 section 3) hear of it. */
 static void
 legacy_changed(struct actx *a)
 {
-	struct xml_node *items, *ev = event_new(NS_LEGACY_BM, "items", &items), *it;
+	struct xml_node *items, *ev, *it;
 	struct rlist rl = { NULL, 0, 0 };
 
+	ev = event_new(NS_LEGACY_BM, "items", &items);
 	recipients(a, NULL, NULL, NS_LEGACY_BM, &rl);
 	if (rl.n > 0) {
 		it = xml_add(items, "item", NULL);
@@ -3631,8 +3818,8 @@ same_tree(const struct xml_node *x, const struct xml_node *y)
 		return x == y;
 	buf_init(&a, READ_MAX);
 	buf_init(&b, READ_MAX);
-	same = xml_serialize(x, &a, NULL) == 0 && xml_serialize(y, &b, NULL) == 0 &&
-	    buf_used(&a) == buf_used(&b) &&
+	same = xml_serialize(x, &a, NULL) == 0 &&
+	    xml_serialize(y, &b, NULL) == 0 && buf_used(&a) == buf_used(&b) &&
 	    memcmp(buf_head(&a), buf_head(&b), buf_used(&a)) == 0;
 	buf_free(&a);
 	buf_free(&b);
@@ -3683,7 +3870,8 @@ urls_save(struct actx *a, const struct xml_node *storage, int *changed,
 		    "The account's PEP storage is full");
 		return pe->e;
 	}
-	rc = store_write(a->host, a->local, URLS_FILE, buf_head(&b), buf_used(&b));
+	rc = store_write(a->host, a->local, URLS_FILE, buf_head(&b),
+	    buf_used(&b));
 	buf_free(&b);
 	if (rc == 0)
 		return ERR_NONE;
@@ -3695,14 +3883,14 @@ internal:
 
 /* A room a XEP-0048 <storage/> asks for. */
 struct want {
-	char			 id[JID_MAX + 1];
+	char			*id;
 	const struct xml_node	*payload;
 };
 
 static struct want *
 want_find(struct want *w, size_t n, const char *id)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; id != NULL && i < n; i++)
 		if (strcmp(w[i].id, id) == 0)
 			return &w[i];
 	return NULL;
@@ -3718,8 +3906,7 @@ static enum stanza_error
 legacy_apply(struct actx *a, const struct xml_node *storage,
     const char *publisher, struct perr *pe)
 {
-	struct xml_node *scratch = xml_new(xml_arena_new(), "scratch", NS_STORE);
-	struct xml_node *it, *next, *old, **changed = NULL;
+	struct xml_node *scratch, *it, *next, *old, **changed = NULL;
 	const struct xml_node *lc;
 	struct want *w = NULL, *found;
 	struct strlist gone = { NULL, 0 };
@@ -3730,10 +3917,10 @@ legacy_apply(struct actx *a, const struct xml_node *storage,
 	struct pnode p;
 
 	if ((rc = node_load(a->host, a->local, NS_BOOKMARKS, &p)) == -1) {
-		xml_arena_free(scratch->arena);
 		perr_set(pe, ERR_INTERNAL_SERVER_ERROR, NULL, NULL);
 		return pe->e;
 	}
+	scratch = xml_new(xml_arena_new(), "scratch", NS_STORE);
 	if (rc == 0) {
 		node_new(&p, NS_BOOKMARKS);
 		conf_read(&p, &c);
@@ -3745,7 +3932,7 @@ legacy_apply(struct actx *a, const struct xml_node *storage,
 	}
 	conf_read(&p, &c);
 	if (c.access != ACC_WHITELIST) {
-		/* XEP-0411 section 6: nobody but the owner sees them. */
+		/* XEP-0411 section 5: nobody but the owner sees them. */
 		log_info("pep: %s: urn:xmpp:bookmarks:1 made whitelist for "
 		    "XEP-0048 bookmarks", a->bare);
 		c.access = ACC_WHITELIST;
@@ -3756,43 +3943,48 @@ legacy_apply(struct actx *a, const struct xml_node *storage,
 	for (lc = xml_child(storage, "conference", NS_LEGACY_BM); lc != NULL;
 	    lc = xml_next(lc, "conference", NS_LEGACY_BM))
 		nconf++;
-	w = xcalloc(nconf + 1, sizeof *w);
-	for (lc = xml_child(storage, "conference", NS_LEGACY_BM); lc != NULL;
-	    lc = xml_next(lc, "conference", NS_LEGACY_BM)) {
-		char id[JID_MAX + 1];
-		if (from_legacy(scratch, lc, id, sizeof id) == -1) {
-			log_debug("pep: %s: a XEP-0048 bookmark without a valid "
-			    "room JID skipped", a->bare);
-			continue;
-		}
-		if ((found = want_find(w, nw, id)) == NULL) {
-			found = &w[nw++];
-			memcpy(found->id, id, sizeof id);
-		}
-		found->payload = scratch->last;	/* the last one wins */
-	}
-	if (nw > conf_max_items(&c)) {
+	if (nconf > conf_max_items(&c)) {
 		perr_set(pe, ERR_NOT_ACCEPTABLE, NULL,
 		    "More bookmarks than the server keeps");
 		e = pe->e;
 		goto out;
 	}
+	w = xcalloc(nconf + 1, sizeof *w);
+	for (lc = xml_child(storage, "conference", NS_LEGACY_BM); lc != NULL;
+	    lc = xml_next(lc, "conference", NS_LEGACY_BM)) {
+		char id[JID_MAX + 1];
+		if (from_legacy(scratch, lc, id, sizeof id) == -1) {
+			log_debug("pep: %s: a XEP-0048 bookmark without a "
+			    "valid room JID skipped", a->bare);
+			continue;
+		}
+		if ((found = want_find(w, nw, id)) == NULL) {
+			found = &w[nw++];
+			found->id = xstrdup(id);
+		}
+		found->payload = scratch->last;	/* the last one wins */
+	}
 	for (it = item_first(&p); it != NULL; it = next) {
 		next = item_next(it);
-		if (want_find(w, nw, xml_attr(it, "id")) == NULL) {
-			gone.v = xrealloc(gone.v, (gone.n + 1) * sizeof *gone.v);
+		if (want_find(w, nw, xml_attr(it, "id")) != NULL)
+			continue;
+		if (xml_attr(it, "id") != NULL) {
+			gone.v = xrealloc(gone.v,
+			    (gone.n + 1) * sizeof *gone.v);
 			gone.v[gone.n++] = xstrdup(xml_attr(it, "id"));
-			xml_remove(it);
-			dirty = 1;
 		}
+		xml_remove(it);
+		dirty = 1;
 	}
 	changed = xcalloc(nw + 1, sizeof *changed);
 	for (i = 0; i < nw; i++) {
 		old = item_find(&p, w[i].id);
-		if (old != NULL && same_tree(xml_first_element(old), w[i].payload))
+		if (old != NULL &&
+		    same_tree(xml_first_element(old), w[i].payload))
 			continue;
 		if ((it = stored_item(&p, w[i].payload, w[i].id)) == NULL) {
-			perr_set(pe, ERR_NOT_ACCEPTABLE, "payload-too-big", NULL);
+			perr_set(pe, ERR_NOT_ACCEPTABLE, "payload-too-big",
+			    NULL);
 			e = pe->e;
 			goto out;
 		}
@@ -3816,6 +4008,8 @@ out:
 		free(gone.v[i]);
 	free(gone.v);
 	free(changed);
+	for (i = 0; i < nw; i++)
+		free(w[i].id);
 	free(w);
 	node_free(&p);
 	xml_arena_free(scratch->arena);
@@ -3833,8 +4027,8 @@ view_publish(struct preq *q, const struct xml_node *item,
 	struct perr pe;
 
 	if (!xml_is(st, "storage", NS_LEGACY_BM))
-		return fail(q->r, ERR_BAD_REQUEST, "invalid-payload",
-		    "storage:bookmarks holds a <storage xmlns='storage:bookmarks'/>");
+		return fail(q->r, ERR_BAD_REQUEST, "invalid-payload", "storage:"
+		    "bookmarks holds a <storage xmlns='storage:bookmarks'/>");
 	view_conf(&c);
 	if (check_options(opts, 1, &c, &pe) == -1 ||
 	    legacy_apply(&q->a, st, q->r->from_str, &pe) != ERR_NONE)
@@ -3893,19 +4087,19 @@ private_bookmarks(struct session *s, struct xml_node *st)
 	struct perr pe;
 	int n = 0, rc;
 
-	if (!xml_is(st, "iq", NULL) || type == NULL || xml_attr(st, "id") == NULL ||
-	    (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
+	if (!xml_is(st, "iq", NULL) || xml_attr(st, "id") == NULL ||
+	    (!ptype(st, "get") && !ptype(st, "set")))
 		return 0;
 	if (to != NULL && (jid_normalize(to, tb, sizeof tb) == -1 ||
 	    strcmp(tb, s->bare) != 0))
 		return 0;
-	for (c = xml_first_element(st); c != NULL; c = xml_next(c, NULL, NULL)) {
+	for (c = xml_first_element(st); c != NULL; c = el_next(c)) {
 		q = c;
 		n++;
 	}
 	if (n != 1 || !xml_is(q, "query", NS_PRIVATE) ||
-	    (c = xml_first_element(q)) == NULL || !xml_is(c, "storage", NS_LEGACY_BM) ||
-	    xml_next(c, NULL, NULL) != NULL)
+	    (c = xml_first_element(q)) == NULL ||
+	    !xml_is(c, "storage", NS_LEGACY_BM) || el_next(c) != NULL)
 		return 0;
 	memset(&r, 0, sizeof r);
 	r.iq = st;
@@ -3942,37 +4136,35 @@ private_bookmarks(struct session *s, struct xml_node *st)
  * copied into bookmarks:1 once, when the account has no bookmarks:1 node
  * yet; the marker file keeps it from happening twice.
  */
+static int
+file_exists(const char *host, const char *local, const char *file)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	return store_path(host, local, file, path, sizeof path) == 0 &&
+	    lstat(path, &sb) == 0;
+}
+
 static void
 import_private(const char *host, const char *local)
 {
 	struct xml_node *doc, *st;
-	char *text = NULL, err[256];
-	struct stat sb;
-	char path[PATH_MAX];
+	char *text = NULL, err[256], file[NODE_FILE_MAX];
 	struct actx a;
 	struct perr pe;
 	size_t len = 0;
-	int rc;
 
-	if (store_path(host, local, IMPORTED_FILE, path, sizeof path) == -1 ||
-	    lstat(path, &sb) == 0)
+	/* Two lstat()s per login once it is done (or never needed). */
+	if (file_exists(host, local, IMPORTED_FILE) ||
+	    node_file(NS_BOOKMARKS, file, sizeof file) == -1 ||
+	    file_exists(host, local, file) ||
+	    read_file(host, local, PRIVATE_BM_FILE, &text, &len) <= 0)
 		return;
-	if ((rc = read_file(host, local, PRIVATE_BM_FILE, &text, &len)) <= 0)
-		return;
-	{
-		char file[NODE_FILE_MAX];
-		if (node_file(NS_BOOKMARKS, file, sizeof file) == 0 &&
-		    store_path(host, local, file, path, sizeof path) == 0 &&
-		    lstat(path, &sb) == 0) {
-			free(text);	/* bookmarks:1 is there: it wins */
-			return;
-		}
-	}
 	doc = xml_parse_document(text, len, &stored_limits, err, sizeof err);
 	free(text);
 	if (doc == NULL || !xml_is(doc, "query", NS_PRIVATE) ||
-	    xml_attr(doc, "version") == NULL ||
-	    strcmp(xml_attr(doc, "version"), "1") != 0 ||
+	    !attr_is(doc, "version", "1") ||
 	    (st = xml_child(doc, "storage", NS_LEGACY_BM)) == NULL) {
 		log_warnx("pep: %s@%s: the private module's bookmarks are not "
 		    "in a format this xmppd reads; not copied", local, host);
@@ -3983,7 +4175,8 @@ import_private(const char *host, const char *local)
 	actx_init(&a, host, local);
 	if (legacy_apply(&a, st, NULL, &pe) == ERR_NONE) {
 		if (store_write(host, local, IMPORTED_FILE, "1\n", 2) == -1)
-			log_warn("pep: %s@%s: writing %s", local, host, IMPORTED_FILE);
+			log_warn("pep: %s@%s: writing %s", local, host,
+			    IMPORTED_FILE);
 		else
 			log_info("pep: %s@%s: XEP-0048 bookmarks copied to "
 			    NS_BOOKMARKS, local, host);
@@ -4070,7 +4263,8 @@ meta_data(struct xml_node *q, const struct nconf *c, const char *owner)
 	form_value(form_field(x, "FORM_TYPE", "hidden", NULL), NS_META_DATA);
 	form_value(form_field(x, "pubsub#type", NULL, NULL), "");
 	form_value(form_field(x, "pubsub#title", NULL, NULL), c->title);
-	form_value(form_field(x, "pubsub#description", NULL, NULL), c->description);
+	form_value(form_field(x, "pubsub#description", NULL, NULL),
+	    c->description);
 	form_value(form_field(x, "pubsub#access_model", NULL, NULL),
 	    access_names[c->access]);
 	f = form_field(x, "pubsub#owner", "jid-multi", NULL);
@@ -4082,6 +4276,7 @@ meta_data(struct xml_node *q, const struct nconf *c, const char *owner)
 static int
 pep_account_info(const struct iq_req *r, const char *node, struct xml_node *q)
 {
+	const char *const *f;
 	char who[JID_MAX + 1];
 	struct actx a;
 	struct nconf c;
@@ -4090,9 +4285,9 @@ pep_account_info(const struct iq_req *r, const char *node, struct xml_node *q)
 
 	if (node == NULL) {
 		add_identity(q, "pep");
-		for (const char *const *f = pep_features; *f != NULL; f++)
+		for (f = pep_features; *f != NULL; f++)
 			add_feature(q, *f);
-		for (const char *const *f = account_only_features; *f != NULL; f++)
+		for (f = account_only_features; *f != NULL; f++)
 			add_feature(q, *f);
 		return 0;
 	}
@@ -4108,6 +4303,7 @@ pep_account_info(const struct iq_req *r, const char *node, struct xml_node *q)
 			add_identity(q, "leaf");
 			add_feature(q, NS_PUBSUB);
 		}
+		actx_free(&a);
 		return rc;
 	}
 	if ((rc = node_load(a.host, a.local, node, &p)) != 1)
@@ -4154,7 +4350,7 @@ pep_account_items(const struct iq_req *r, const char *node, struct xml_node *q)
 {
 	char who[JID_MAX + 1];
 	struct disco_ctx d;
-	struct xml_node *tmp, *it;
+	struct xml_node *tmp, *it, *s;
 	struct actx a;
 	struct nconf c;
 	struct pnode p;
@@ -4192,7 +4388,7 @@ pep_account_items(const struct iq_req *r, const char *node, struct xml_node *q)
 		return rc == -1 ? -ERR_INTERNAL_SERVER_ERROR : 0;
 	conf_read(&p, &c);
 	rc = may_access(&a, &p, &c, who, NULL);
-	for (struct xml_node *s = item_first(&p); rc && s != NULL; s = item_next(s)) {
+	for (s = item_first(&p); rc && s != NULL; s = item_next(s)) {
 		it = xml_add(q, "item", NULL);
 		xml_set_attr(it, "jid", a.bare);
 		xml_set_attr(it, "name", xml_attr(s, "id"));
@@ -4203,14 +4399,6 @@ pep_account_items(const struct iq_req *r, const char *node, struct xml_node *q)
 }
 
 /* ---- hooks ---- */
-
-static int
-ptype(const struct xml_node *p, const char *t)
-{
-	const char *type = xml_attr(p, "type");
-
-	return t == NULL ? type == NULL : type != NULL && strcmp(type, t) == 0;
-}
 
 /* The owner's own presence and private XML bookmarks. */
 static int
@@ -4245,6 +4433,18 @@ pep_inbound(struct xml_node *st, const struct jid *to)
 	return 0;
 }
 
+static struct caps *
+caps_pending(const char *qid)
+{
+	struct caps *c;
+
+	for (size_t b = 0; b < CAPS_BUCKETS; b++)
+		for (c = caps_tab[b]; c != NULL; c = c->next)
+			if (!c->known && strcmp(c->qid, qid) == 0)
+				return c;
+	return NULL;
+}
+
 /* Answers to our caps queries. */
 static int
 pep_iq_response(struct xml_node *st, const struct jid *to)
@@ -4253,19 +4453,18 @@ pep_iq_response(struct xml_node *st, const struct jid *to)
 	char fn[JID_MAX + 1];
 	struct caps *c;
 
-	if (!xml_is(st, "iq", NULL) || (!ptype(st, "result") && !ptype(st, "error")) ||
-	    id == NULL || strncmp(id, "pep-caps-", 9) != 0)
+	/* The router also shows us requests to bare JIDs: results only. */
+	if (!xml_is(st, "iq", NULL) || id == NULL ||
+	    (!ptype(st, "result") && !ptype(st, "error")) ||
+	    strncmp(id, "pep-caps-", 9) != 0)
 		return 0;
-	for (size_t b = 0; b < CAPS_BUCKETS; b++)
-		for (c = caps_tab[b]; c != NULL; c = c->next)
-			if (!c->known && strcmp(c->qid, id) == 0) {
-				/* Only the JID asked may answer. */
-				if (from != NULL && jid_normalize(from, fn, sizeof fn) == 0 &&
-				    strcmp(fn, c->asked) == 0)
-					caps_answer(c, st);
-				return 1;
-			}
-	return 1;	/* a late answer: nobody else asked it */
+	if ((c = caps_pending(id)) == NULL)
+		return 1;	/* a late answer: nobody else asked it */
+	/* Only the JID asked may answer. */
+	if (from != NULL && jid_normalize(from, fn, sizeof fn) == 0 &&
+	    strcmp(fn, c->asked) == 0)
+		caps_answer(c, st);
+	return 1;
 }
 
 static void
@@ -4277,7 +4476,8 @@ pep_tick(int64_t now)
 		for (c = caps_tab[b]; c != NULL; c = next) {
 			next = c->next;
 			if (!c->known && now - c->sent > CAPS_TIMEOUT_MS) {
-				log_debug("pep: no caps answer from %s", c->asked);
+				log_debug("pep: no caps answer from %s",
+				    c->asked);
 				caps_failed(c);
 				/* caps_failed may have removed c or sent it
 				 * again; the rest of the chain is intact. */
@@ -4309,7 +4509,8 @@ pep_account_deleted(const char *host, const char *local)
 {
 	char bare[JID_MAX + 1];
 
-	if ((size_t)snprintf(bare, sizeof bare, "%s@%s", local, host) < sizeof bare)
+	if ((size_t)snprintf(bare, sizeof bare, "%s@%s", local, host) <
+	    sizeof bare)
 		owner_drop(bare);
 }
 
