@@ -991,9 +991,20 @@ reroute(struct xml_node *st, void *arg)
 	const char *type = xml_attr(st, "type");
 
 	if (xml_is(st, "message", NULL)) {
-		if (type == NULL || strcmp(type, "chat") == 0 ||
-		    strcmp(type, "normal") == 0)
-			route(st);
+		struct jid to;
+		/* Copies made for this session alone (archive results,
+		 * carbons) have no other place to go. */
+		if (xml_child(st, "result", "urn:xmpp:mam:2") != NULL ||
+		    xml_child(st, "received", "urn:xmpp:carbons:2") != NULL ||
+		    xml_child(st, "sent", "urn:xmpp:carbons:2") != NULL)
+			return;
+		/* Past the modules' inbound hooks: it was archived and
+		 * filtered when it first came in. */
+		if ((type == NULL || strcmp(type, "chat") == 0 ||
+		    strcmp(type, "normal") == 0) && xml_attr(st, "to") != NULL &&
+		    jid_parse(&to, xml_attr(st, "to")) == 0 && to.local[0] != '\0' &&
+		    host_is_local(to.domain))
+			route_local_default(st, &to);
 	} else if (xml_is(st, "iq", NULL) && type != NULL &&
 	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0))
 		route_error(st, ERR_SERVICE_UNAVAILABLE, NULL);

@@ -13,7 +13,8 @@
  * archived: error, headline and groupchat messages, no-store and
  * no-permanent-store hints, chat states alone, and what the user's
  * preferences exclude.  A message to one's own account is archived once,
- * as it comes in.
+ * as it comes in; so is one that stream management routes again after a
+ * lost session (it keeps its id).
  *
  * Storage, in the account's directory:
  *   archive/m.ID             one message ("loose"), made with store_create()
@@ -497,7 +498,7 @@ recv_add(struct recv *rv, const struct rec *r)
 static size_t
 rec_line_len(const struct rec *r)
 {
-	return ID_LEN + 3 + 1 + strlen(r->with) + 1 + r->xml_len + 1;
+	return ID_LEN + 3 + strlen(r->with) + 1 + r->xml_len + 1;
 }
 
 static int
@@ -713,7 +714,8 @@ static int
 load_unit(const char *host, const char *local, const struct unit *u,
     struct loaded *ld)
 {
-	char path[UNIT_NAME_MAX + sizeof ARCHIVE_DIR + 1], what[UNIT_NAME_MAX + 128];
+	char path[UNIT_NAME_MAX + sizeof ARCHIVE_DIR + 1];
+	char what[UNIT_NAME_MAX + 128];
 	char *text = NULL;
 	ssize_t n;
 
@@ -823,9 +825,9 @@ write_packs(const char *host, const char *local, const struct rec *recs,
 
 struct arch {
 	char		*host, *local;
-	size_t		 total, loose;	/* records, as the file names say */
+	size_t		 total, loose;	/* records, as file names say */
 	int64_t		 last_t;	/* newest id time ever seen */
-	int64_t		 day;		/* UTC day of the last maintenance */
+	int64_t		 day;		/* UTC day, last maintenance */
 	struct arch	*prev, *next;
 };
 
@@ -940,7 +942,8 @@ maint_merge(struct arch *a, const struct scan *sc, int64_t cutoff)
 			if (rc == 0) {
 				recv_sort_unique(&ld.r);
 				/* Expired records need not be carried over. */
-				for (k = 0; k < ld.r.n && ld.r.v[k].id.t < cutoff; k++)
+				for (k = 0; k < ld.r.n &&
+				    ld.r.v[k].id.t < cutoff; k++)
 					;
 				rc = write_packs(a->host, a->local, ld.r.v + k,
 				    ld.r.n - k, &nl);
@@ -961,13 +964,42 @@ maint_merge(struct arch *a, const struct scan *sc, int64_t cutoff)
 }
 
 /*
- * Pack loose files: every run of them between packs, and of the newest
- * run the full packs only (the rest stays loose until there are more).
+ * Pack the loose files u[i..j) (a run between packs).  Of the newest run
+ * (trailing) only full packs are made: the rest stays loose until more
+ * messages come.  Sources go once the pack that holds them is on disk.
  */
+static void
+pack_run(struct arch *a, const struct scan *sc, size_t i, size_t j,
+    int trailing)
+{
+	struct loaded ld = { NULL, 0, { NULL, 0, 0 } };
+	char name[UNIT_NAME_MAX];
+	size_t k, from, take;
+	int64_t packed = INT64_MIN;
+
+	for (k = i; k < j; k++)
+		if (load_unit(a->host, a->local, &sc->u[k], &ld) == -1)
+			goto out;
+	recv_sort_unique(&ld.r);
+	for (from = 0; from < ld.r.n; from += take) {
+		take = pack_take(ld.r.v, from, ld.r.n);
+		if (trailing && take < PACK_RECORDS && from + take == ld.r.n)
+			break;
+		if (write_pack(a->host, a->local, ld.r.v + from, take, name,
+		    sizeof name) == -1)
+			break;
+		packed = ld.r.v[from + take - 1].id.t;
+	}
+	for (k = i; k < j && sc->u[k].first.t <= packed; k++)
+		unit_remove(a->host, a->local, sc->u[k].name);
+out:
+	loaded_free(&ld);
+}
+
 static void
 maint_pack(struct arch *a, const struct scan *sc)
 {
-	size_t i = 0, j, k, from, take;
+	size_t i = 0, j;
 
 	while (i < sc->n) {
 		if (sc->u[i].pack) {
@@ -976,42 +1008,8 @@ maint_pack(struct arch *a, const struct scan *sc)
 		}
 		for (j = i; j < sc->n && !sc->u[j].pack; j++)
 			;
-		if (j == sc->n && j - i < PACK_RECORDS)
-			break;
-		struct loaded ld = { NULL, 0, { NULL, 0, 0 } };
-		struct namelist nl = { NULL, 0 };
-		int rc = 0;
-
-		for (k = i; k < j && rc == 0; k++)
-			rc = load_unit(a->host, a->local, &sc->u[k], &ld);
-		if (rc == 0) {
-			recv_sort_unique(&ld.r);
-			for (from = 0; from < ld.r.n; from += take) {
-				take = pack_take(ld.r.v, from, ld.r.n);
-				/* The newest run keeps an unfilled last pack
-				 * loose. */
-				if (j == sc->n && take < PACK_RECORDS &&
-				    from + take == ld.r.n &&
-				    pack_take(ld.r.v, from, SIZE_MAX / 2) ==
-				    take)
-					break;
-				nl.v = xrealloc(nl.v, (nl.n + 1) * sizeof *nl.v);
-				if ((rc = write_pack(a->host, a->local,
-				    ld.r.v + from, take, nl.v[nl.n],
-				    sizeof nl.v[nl.n])) == -1)
-					break;
-				nl.n++;
-				/* Its sources go once the pack is on disk. */
-				for (size_t m = from; m < from + take; m++) {
-					char id[ID_LEN + 3];
-					snprintf(id, sizeof id, "m.");
-					id_format(&ld.r.v[m].id, id + 2);
-					unit_remove(a->host, a->local, id);
-				}
-			}
-		}
-		free(nl.v);
-		loaded_free(&ld);
+		if (j < sc->n || j - i >= PACK_RECORDS)
+			pack_run(a, sc, i, j, j == sc->n);
 		i = j;
 	}
 }
@@ -1037,11 +1035,12 @@ maint_trim(struct arch *a, const struct scan *sc)
 			excess -= u->n;
 			continue;
 		}
+		/* The newer part of the oldest pack is written first. */
 		if (load_unit(a->host, a->local, u, &ld) == 0) {
 			recv_sort_unique(&ld.r);
-			if (excess < ld.r.n && write_packs(a->host, a->local,
+			if (excess >= ld.r.n || (write_packs(a->host, a->local,
 			    ld.r.v + excess, ld.r.n - excess, &nl) == 0 &&
-			    !namelist_has(&nl, u->name))
+			    !namelist_has(&nl, u->name)))
 				unit_remove(a->host, a->local, u->name);
 		}
 		free(nl.v);
@@ -1057,31 +1056,31 @@ maintain(struct arch *a)
 	struct scan sc;
 
 	a->day = now_us() / DAY_US;
-	if (scan(a->host, a->local, &sc) == -1)
-		return;
-	if (sc.n == 0) {
-		arch_count(a, &sc);
+	/* Each step works on a fresh listing of what the one before left. */
+	for (int step = 0; step < 5; step++) {
+		if (scan(a->host, a->local, &sc) == -1)
+			return;
+		if (sc.n == 0)
+			step = 4;
+		switch (step) {
+		case 0:
+			maint_expire(a, &sc, cutoff);
+			break;
+		case 1:
+			maint_merge(a, &sc, cutoff);
+			break;
+		case 2:
+			maint_pack(a, &sc);
+			break;
+		case 3:
+			maint_trim(a, &sc);
+			break;
+		default:
+			arch_count(a, &sc);
+			break;
+		}
 		scan_free(&sc);
-		return;
 	}
-	maint_expire(a, &sc, cutoff);
-	scan_free(&sc);
-	if (scan(a->host, a->local, &sc) == -1)
-		return;
-	maint_merge(a, &sc, cutoff);
-	scan_free(&sc);
-	if (scan(a->host, a->local, &sc) == -1)
-		return;
-	maint_pack(a, &sc);
-	scan_free(&sc);
-	if (scan(a->host, a->local, &sc) == -1)
-		return;
-	maint_trim(a, &sc);
-	scan_free(&sc);
-	if (scan(a->host, a->local, &sc) == -1)
-		return;
-	arch_count(a, &sc);
-	scan_free(&sc);
 }
 
 /* The record of an archive, maintained if today's maintenance is due. */
@@ -1152,12 +1151,13 @@ prefs_free(struct prefs *p)
 }
 
 /*
- * Read the <always/> and <never/> lists of a prefs element into p: JIDs
- * normalised, repeats dropped.  ERR_NONE, or the error for a request
- * (ERR_JID_MALFORMED, ERR_POLICY_VIOLATION with *text).
+ * Read the <always/> and <never/> lists of a prefs element into p, JIDs
+ * normalised.  A request (check set) also loses repeats and is held to
+ * max_prefs_jids.  ERR_NONE, or the error for a request with *text.
  */
 static enum stanza_error
-prefs_lists(const struct xml_node *el, struct prefs *p, const char **text)
+prefs_lists(const struct xml_node *el, struct prefs *p, const char **text,
+    int check)
 {
 	static const char *const names[] = { "always", "never" };
 	struct strlist *lists[] = { &p->always, &p->never };
@@ -1176,9 +1176,9 @@ prefs_lists(const struct xml_node *el, struct prefs *p, const char **text)
 					*text = "Invalid JID in the preferences";
 					return ERR_JID_MALFORMED;
 				}
-				if (strlist_has(lists[i], norm))
+				if (check && strlist_has(lists[i], norm))
 					continue;
-				if (p->always.n + p->never.n >= max) {
+				if (check && p->always.n + p->never.n >= max) {
 					*text = "Too many JIDs in the preferences";
 					return ERR_POLICY_VIOLATION;
 				}
@@ -1188,18 +1188,18 @@ prefs_lists(const struct xml_node *el, struct prefs *p, const char **text)
 	return ERR_NONE;
 }
 
-/* The account's preferences; 0, or -1 if they cannot be read (logged). */
+/*
+ * The stored preferences: 0 with *root (NULL when there are none), or -1
+ * when they cannot be read or are of a format we do not know (logged).
+ */
 static int
-prefs_load(const char *host, const char *local, struct prefs *p)
+prefs_read(const char *host, const char *local, struct xml_node **root)
 {
 	char *text = NULL, err[128];
-	const char *v, *t;
-	struct xml_node *root;
+	const char *v;
 	ssize_t n;
-	int rc = -1;
 
-	memset(p, 0, sizeof *p);
-	p->def = setting_policy();
+	*root = NULL;
 	n = store_read(host, local, PREFS_FILE, PREFS_FILE_MAX, &text);
 	if (n < 0) {
 		if (errno == ENOENT)
@@ -1207,64 +1207,104 @@ prefs_load(const char *host, const char *local, struct prefs *p)
 		log_warn("mam: preferences of %s@%s", local, host);
 		return -1;
 	}
-	root = xml_parse_document(text, (size_t)n, &prefs_limits, err, sizeof err);
+	*root = xml_parse_document(text, (size_t)n, &prefs_limits, err,
+	    sizeof err);
 	free(text);
-	if (root == NULL || !xml_is(root, "prefs", NS_MAM)) {
+	if (*root == NULL || !xml_is(*root, "prefs", NS_MAM)) {
 		log_warnx("mam: preferences of %s@%s are damaged: %s", local,
-		    host, root == NULL ? err : "not a prefs element");
-		goto out;
+		    host, *root == NULL ? err : "not a prefs element");
+		goto bad;
 	}
-	v = xml_attr(root, "version");
+	v = xml_attr(*root, "version");
 	if (v == NULL || strcmp(v, PREFS_VERSION) != 0) {
 		log_warnx("mam: preferences of %s@%s have format version %s; "
 		    "this xmppd reads version " PREFS_VERSION, local, host,
 		    v ? v : "(none)");
-		goto out;
+		goto bad;
 	}
-	if ((p->def = parse_policy(xml_attr(root, "default"))) == -1 ||
-	    prefs_lists(root, p, &t) != ERR_NONE) {
-		log_warnx("mam: preferences of %s@%s are damaged", local, host);
-		goto out;
+	if (parse_policy(xml_attr(*root, "default")) == -1) {
+		log_warnx("mam: preferences of %s@%s are damaged: no default",
+		    local, host);
+		goto bad;
 	}
-	rc = 0;
-out:
-	if (root != NULL)
-		xml_arena_free(root->arena);
-	if (rc == -1)
+	return 0;
+bad:
+	if (*root != NULL)
+		xml_arena_free((*root)->arena);
+	*root = NULL;
+	return -1;
+}
+
+/* The account's preferences; 0, or -1 if they cannot be read (logged). */
+static int
+prefs_load(const char *host, const char *local, struct prefs *p)
+{
+	struct xml_node *root;
+	const char *text;
+	int rc = 0;
+
+	memset(p, 0, sizeof *p);
+	p->def = setting_policy();
+	if (prefs_read(host, local, &root) == -1)
+		return -1;
+	if (root == NULL)
+		return 0;
+	p->def = parse_policy(xml_attr(root, "default"));
+	if (prefs_lists(root, p, &text, 0) != ERR_NONE) {
+		log_warnx("mam: preferences of %s@%s are damaged: %s", local,
+		    host, text);
 		prefs_free(p);
+		rc = -1;
+	}
+	xml_arena_free(root->arena);
 	return rc;
 }
 
+/* Is with (or its bare JID, for a bare entry) in the stored list? */
 static int
-list_matches(const struct strlist *l, const char *full, const char *bare)
+list_has(const struct xml_node *root, const char *name, const char *full,
+    const char *bare)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], strchr(l->v[i], '/') ? full : bare) == 0)
-			return 1;
+	struct xml_node *l, *j;
+	const char *t;
+
+	for (l = xml_child(root, name, NS_MAM); l != NULL;
+	    l = xml_next(l, name, NS_MAM))
+		for (j = xml_child(l, "jid", NS_MAM); j != NULL;
+		    j = xml_next(j, "jid", NS_MAM)) {
+			t = xml_text(j);
+			if (strcmp(t, strchr(t, '/') ? full : bare) == 0)
+				return 1;
+		}
 	return 0;
 }
 
-/* Do the preferences let a message with this JID into the archive? */
+/*
+ * Do the preferences let a message with this JID (normalised) into the
+ * archive?  Read for every message, straight from the stored document
+ * (its JIDs were normalised when they were set).
+ */
 static int
 prefs_allow(const char *host, const char *local, const char *with)
 {
 	char bare[JID_MAX + 1];
-	struct prefs p;
+	struct xml_node *root;
 	struct roster ro;
 	const char *slash = strchr(with, '/');
 	size_t blen = slash ? (size_t)(slash - with) : strlen(with);
-	int ok;
+	int ok, def;
 
 	/* Preferences we cannot read may say "never": keep nothing. */
-	if (prefs_load(host, local, &p) == -1)
+	if (prefs_read(host, local, &root) == -1)
 		return 0;
 	memcpy(bare, with, blen);
 	bare[blen] = '\0';
-	if (list_matches(&p.never, with, bare))
+	def = root ? parse_policy(xml_attr(root, "default")) : setting_policy();
+	if (root != NULL && list_has(root, "never", with, bare))
 		ok = 0;
-	else if (list_matches(&p.always, with, bare))
+	else if (root != NULL && list_has(root, "always", with, bare))
 		ok = 1;
-	else if (p.def == POLICY_ROSTER) {
+	else if (def == POLICY_ROSTER) {
 		/* XEP-0441 4: the contact's bare JID in the roster. */
 		ok = 0;
 		if (roster_load(host, local, &ro) == 0) {
@@ -1272,8 +1312,9 @@ prefs_allow(const char *host, const char *local, const char *with)
 			roster_free(&ro);
 		}
 	} else
-		ok = p.def == POLICY_ALWAYS;
-	prefs_free(&p);
+		ok = def == POLICY_ALWAYS;
+	if (root != NULL)
+		xml_arena_free(root->arena);
 	return ok;
 }
 
@@ -1309,7 +1350,7 @@ prefs_set(struct iq_req *r, struct prefs *p, const char **text)
 		*text = "'default' must be always, never or roster";
 		return ERR_BAD_REQUEST;
 	}
-	if ((e = prefs_lists(r->payload, p, text)) != ERR_NONE)
+	if ((e = prefs_lists(r->payload, p, text, 1)) != ERR_NONE)
 		return e;
 	doc = prefs_element(NULL, p);
 	xml_set_attr(doc, "version", PREFS_VERSION);
@@ -1494,7 +1535,7 @@ archive(const char *host, const char *local, char dir, const char *with,
 		buf_reset(&file);
 		if (buf_addstr(&file, FORMAT_LINE) == -1 ||
 		    rec_write(&file, &r) == -1) {
-			errno = EFBIG;
+			saved = EFBIG;
 			break;
 		}
 		id_format(&r.id, idout);
@@ -1512,7 +1553,8 @@ archive(const char *host, const char *local, char dir, const char *with,
 			log_debug("mam: %s@%s is gone: not archived", local, host);
 		else {
 			errno = saved;
-			log_warn("mam: archiving a message for %s@%s", local, host);
+			log_warn("mam: archiving a message for %s@%s", local,
+			    host);
 		}
 		return -1;
 	}
@@ -1544,45 +1586,20 @@ mam_outbound(struct session *s, struct xml_node *st)
 	return 0;
 }
 
-/* A message for a local account: archived as incoming, and marked with
- * its archive id before anyone sees it. */
-static int
-mam_inbound(struct xml_node *st, const struct jid *to)
-{
-	char bare[JID_MAX + 1], with[JID_MAX + 1], id[ID_LEN + 1];
-	const char *from;
-	struct xml_node *sid;
-	struct jid j;
-
-	if (to->local[0] == '\0' || !xml_is(st, "message", NULL) ||
-	    jid_bare(to, bare, sizeof bare) == -1)
-		return 0;
-	strip_stanza_ids(st, bare);
-	if (!archivable(st) || (from = xml_attr(st, "from")) == NULL ||
-	    jid_parse(&j, from) == -1 || jid_full(&j, with, sizeof with) == -1)
-		return 0;
-	if (archive(to->domain, to->local, 'i', with, st, id) == -1)
-		return 0;
-	sid = xml_add(st, "stanza-id", NS_SID);
-	xml_set_attr(sid, "id", id);
-	xml_set_attr(sid, "by", bare);
-	return 0;
-}
-
 /* ---- queries ---- */
 
 struct filter {
 	int64_t		 tmin, tmax;		/* inclusive */
 	char		 with[JID_MAX + 1];	/* "" = anyone */
-	int		 with_full;		/* with a resource: exactly */
+	int		 with_full;	/* with a resource: exactly */
 	struct mid	*ids;			/* by time; NULL = any */
 	size_t		 nids;
 };
 
 struct group {
-	size_t		 u0, u1;	/* units [u0, u1): overlapping files */
+	size_t		 u0, u1;	/* units [u0, u1): they overlap */
 	int64_t		 first, last;
-	ssize_t		 count;		/* matching records; -1 not known */
+	ssize_t		 count;		/* matching records, or -1 */
 };
 
 struct qctx {
@@ -1717,30 +1734,37 @@ group_count(struct qctx *q, size_t gi)
 	else {
 		rv = load_group(q, gi);
 		for (size_t i = 0; i < rv->n; i++)
-			n += rec_matches(f, &rv->v[i]);
+			n += (size_t)rec_matches(f, &rv->v[i]);
 	}
 	g->count = (ssize_t)n;
 	return n;
 }
 
-/* Is id in the archive (and not expired), whatever the filter says? */
-static int
-archive_has(struct qctx *q, const struct mid *id)
+/* The record with this id (not expired), whatever the filter says;
+ * valid until the next load. */
+static const struct rec *
+archive_find(struct qctx *q, const struct mid *id)
 {
 	const struct recv *rv;
 	struct rec *r, key;
 
 	if (id->t < q->cutoff)
-		return 0;
+		return NULL;
 	for (size_t gi = 0; gi < q->ng; gi++) {
 		if (q->g[gi].first > id->t || q->g[gi].last < id->t)
 			continue;
 		rv = load_group(q, gi);
 		key.id = *id;
 		r = bsearch(&key, rv->v, rv->n, sizeof *rv->v, rec_cmp);
-		return r != NULL && r->id.r == id->r;
+		return r != NULL && r->id.r == id->r ? r : NULL;
 	}
-	return 0;
+	return NULL;
+}
+
+static int
+archive_has(struct qctx *q, const struct mid *id)
+{
+	return archive_find(q, id) != NULL;
 }
 
 /* Matching records with a time up to t. */
@@ -1757,7 +1781,7 @@ count_upto(struct qctx *q, int64_t t)
 		}
 		rv = load_group(q, gi);
 		for (size_t i = 0; i < rv->n && rv->v[i].id.t <= t; i++)
-			n += rec_matches(&q->f, &rv->v[i]);
+			n += (size_t)rec_matches(&q->f, &rv->v[i]);
 	}
 	return n;
 }
@@ -1816,7 +1840,8 @@ walk_forward(struct qctx *q, int64_t after, size_t skip, struct page *pg)
 		}
 		rv = load_group(q, gi);
 		for (i = 0; i < rv->n; i++) {
-			if (rv->v[i].id.t <= after || !rec_matches(&q->f, &rv->v[i]))
+			if (rv->v[i].id.t <= after ||
+			    !rec_matches(&q->f, &rv->v[i]))
 				continue;
 			if (skip > 0) {
 				skip--;
@@ -1842,7 +1867,8 @@ walk_backward(struct qctx *q, int64_t before, struct page *pg)
 			continue;
 		rv = load_group(q, gi);
 		for (i = rv->n; i-- > 0;) {
-			if (rv->v[i].id.t >= before || !rec_matches(&q->f, &rv->v[i]))
+			if (rv->v[i].id.t >= before ||
+			    !rec_matches(&q->f, &rv->v[i]))
 				continue;
 			if (page_add(pg, &rv->v[i]) == -1) {
 				stop = 1;
@@ -1857,6 +1883,84 @@ walk_backward(struct qctx *q, int64_t before, struct page *pg)
 	}
 }
 
+/*
+ * Does st, which carries a stanza-id of this archive, hold exactly the
+ * message archived under that id?  Stream management (XEP-0198) routes
+ * what a lost session did not acknowledge once more: it is archived
+ * already, and keeps its id.  A forged id names another message, or
+ * none, and is removed as usual.
+ */
+static int
+already_archived(const struct jid *to, const char *bare,
+    const struct xml_node *st)
+{
+	const struct xml_node *c;
+	const struct rec *r;
+	struct xml_node *copy;
+	struct qctx q;
+	struct mid id;
+	struct buf xml;
+	char norm[JID_MAX + 1];
+	const char *by;
+	int same = 0;
+
+	for (c = xml_child(st, "stanza-id", NS_SID); c != NULL;
+	    c = xml_next(c, "stanza-id", NS_SID))
+		if ((by = xml_attr(c, "by")) != NULL &&
+		    jid_normalize(by, norm, sizeof norm) == 0 &&
+		    strcmp(norm, bare) == 0)
+			break;
+	/* Nothing stays unacknowledged for a week (resumption waits a day
+	 * at most): older ids are not looked up at all. */
+	if (c == NULL || id_parse_str(xml_attr(c, "id"), &id) == -1 ||
+	    id.t < now_us() - 7 * DAY_US)
+		return 0;
+	memset(&q, 0, sizeof q);
+	q.f.tmin = INT64_MIN;
+	q.f.tmax = INT64_MAX;
+	if (qctx_open(&q, to->domain, to->local) == 0 &&
+	    (r = archive_find(&q, &id)) != NULL) {
+		copy = xml_copy(xml_arena_new(), st);
+		strip_stanza_ids(copy, bare);
+		buf_init(&xml, RECORD_MAX);
+		same = record_xml(copy, &xml) == 0 &&
+		    buf_used(&xml) == r->xml_len &&
+		    memcmp(buf_head(&xml), r->xml, r->xml_len) == 0;
+		buf_free(&xml);
+		xml_arena_free(copy->arena);
+	}
+	qctx_free(&q);
+	return same;
+}
+
+/* A message for a local account: archived as incoming, and marked with
+ * its archive id before anyone sees it. */
+static int
+mam_inbound(struct xml_node *st, const struct jid *to)
+{
+	char bare[JID_MAX + 1], with[JID_MAX + 1], id[ID_LEN + 1];
+	const char *from;
+	struct xml_node *sid;
+	struct jid j;
+
+	if (to->local[0] == '\0' || !xml_is(st, "message", NULL) ||
+	    jid_bare(to, bare, sizeof bare) == -1)
+		return 0;
+	if (xml_child(st, "stanza-id", NS_SID) != NULL &&
+	    already_archived(to, bare, st))
+		return 0;
+	strip_stanza_ids(st, bare);
+	if (!archivable(st) || (from = xml_attr(st, "from")) == NULL ||
+	    jid_parse(&j, from) == -1 || jid_full(&j, with, sizeof with) == -1)
+		return 0;
+	if (archive(to->domain, to->local, 'i', with, st, id) == -1)
+		return 0;
+	sid = xml_add(st, "stanza-id", NS_SID);
+	xml_set_attr(sid, "id", id);
+	xml_set_attr(sid, "by", bare);
+	return 0;
+}
+
 /* What a query asked for. */
 struct qreq {
 	const char	*queryid;
@@ -1865,7 +1969,8 @@ struct qreq {
 	struct mid	 after_id, before_id;
 	size_t		 max;
 	int		 has_after, has_before, has_index, flip;
-	struct mid	 after, before;	/* RSM; before.t 0 = the last page */
+	/* RSM; before.t is INT64_MAX for an empty <before/> (last page) */
+	struct mid	 after, before;
 	size_t		 index;
 	const char	*text;		/* for an error reply */
 	char		 textbuf[160];
@@ -1880,11 +1985,19 @@ static const char *const field_names[F_COUNT] = {
 	"include-groupchat"
 };
 
+/* Answer e, with a text made of fmt and one string. */
 static enum stanza_error
 qerr(struct qreq *qr, enum stanza_error e, const char *fmt, const char *arg)
 {
 	snprintf(qr->textbuf, sizeof qr->textbuf, fmt, arg);
 	qr->text = qr->textbuf;
+	return e;
+}
+
+static enum stanza_error
+qfail(struct qreq *qr, enum stanza_error e, const char *text)
+{
+	qr->text = text;
 	return e;
 }
 
@@ -1906,8 +2019,8 @@ form_field(struct qreq *qr, int k, const struct xml_node *fld, size_t nv)
 	case F_WITH:
 		if (jid_parse(&j, val) == -1 ||
 		    jid_full(&j, qr->f.with, sizeof qr->f.with) == -1)
-			return qerr(qr, ERR_BAD_REQUEST, "'with' is not a valid "
-			    "JID%s", "");
+			return qfail(qr, ERR_BAD_REQUEST, "'with' is not a valid "
+			    "JID");
 		qr->f.with_full = j.resource[0] != '\0';
 		break;
 	case F_START:
@@ -1937,8 +2050,8 @@ form_field(struct qreq *qr, int k, const struct xml_node *fld, size_t nv)
 		break;
 	case F_IDS:
 		if (nv > setting(S_MAX_PAGE))
-			return qerr(qr, ERR_POLICY_VIOLATION, "More 'ids' than "
-			    "a page holds%s", "");
+			return qfail(qr, ERR_POLICY_VIOLATION, "More 'ids' than "
+			    "a page holds");
 		qr->f.ids = xcalloc(nv, sizeof *qr->f.ids);
 		for (; v != NULL; v = xml_next(v, "value", NS_XDATA))
 			if (id_parse_str(xml_text(v),
@@ -1952,8 +2065,8 @@ form_field(struct qreq *qr, int k, const struct xml_node *fld, size_t nv)
 		 * answers leave the results as they are. */
 		if (strcmp(val, "true") != 0 && strcmp(val, "1") != 0 &&
 		    strcmp(val, "false") != 0 && strcmp(val, "0") != 0)
-			return qerr(qr, ERR_BAD_REQUEST, "'include-groupchat' "
-			    "must be a boolean%s", "");
+			return qfail(qr, ERR_BAD_REQUEST, "'include-groupchat' "
+			    "must be a boolean");
 		break;
 	}
 	return ERR_NONE;
@@ -1971,28 +2084,28 @@ parse_form(struct qreq *qr, const struct xml_node *x)
 	int k;
 
 	if (type != NULL && strcmp(type, "submit") != 0)
-		return qerr(qr, ERR_BAD_REQUEST, "The query form must be of "
-		    "type 'submit'%s", "");
+		return qfail(qr, ERR_BAD_REQUEST, "The query form must be of "
+		    "type 'submit'");
 	for (fld = xml_child(x, "field", NS_XDATA); fld != NULL;
 	    fld = xml_next(fld, "field", NS_XDATA)) {
 		if ((var = xml_attr(fld, "var")) == NULL)
-			return qerr(qr, ERR_BAD_REQUEST, "A form field without "
-			    "'var'%s", "");
+			return qfail(qr, ERR_BAD_REQUEST, "A form field without "
+			    "'var'");
 		for (k = 0; k < F_COUNT && strcmp(field_names[k], var) != 0; k++)
 			;
 		if (k == F_COUNT)
 			return qerr(qr, ERR_FEATURE_NOT_IMPLEMENTED, "Unknown "
 			    "field '%.64s'", var);
 		if (seen & (1u << k))
-			return qerr(qr, ERR_BAD_REQUEST, "Field '%s' given twice",
-			    var);
+			return qerr(qr, ERR_BAD_REQUEST, "Field '%.64s' given "
+			    "twice", var);
 		seen |= 1u << k;
 		nv = 0;
 		for (v = xml_child(fld, "value", NS_XDATA); v != NULL;
 		    v = xml_next(v, "value", NS_XDATA))
 			nv++;
 		if (nv > 1 && k != F_IDS)
-			return qerr(qr, ERR_BAD_REQUEST, "Field '%s' takes one "
+			return qerr(qr, ERR_BAD_REQUEST, "Field '%.64s' takes one "
 			    "value", var);
 		if (nv == 0)
 			continue;	/* an empty field filters nothing */
@@ -2012,42 +2125,42 @@ parse_rsm(struct qreq *qr, const struct xml_node *set)
 
 	if ((v = xml_child_text(set, "max", NS_RSM)) != NULL) {
 		if (parse_ulong(v, 0, ULONG_MAX, &n) == -1)
-			return qerr(qr, ERR_BAD_REQUEST, "<max/> must be a "
-			    "whole number%s", "");
+			return qfail(qr, ERR_BAD_REQUEST, "<max/> must be a "
+			    "whole number");
 		if (n < max)
 			max = n;
 	}
 	qr->max = max;
 	if ((v = xml_child_text(set, "after", NS_RSM)) != NULL) {
 		if (*v == '\0')
-			return qerr(qr, ERR_BAD_REQUEST, "<after/> needs an "
-			    "id%s", "");
+			return qfail(qr, ERR_BAD_REQUEST, "<after/> needs an "
+			    "id");
 		if (id_parse_str(v, &qr->after) == -1)
-			return qerr(qr, ERR_ITEM_NOT_FOUND, "No message with "
-			    "that id in the archive%s", "");
+			return qfail(qr, ERR_ITEM_NOT_FOUND, "No message with "
+			    "that id in the archive");
 		qr->has_after = 1;
 	}
 	if ((v = xml_child_text(set, "before", NS_RSM)) != NULL) {
 		qr->has_before = 1;
 		qr->before.t = INT64_MAX;
 		if (*v != '\0' && id_parse_str(v, &qr->before) == -1)
-			return qerr(qr, ERR_ITEM_NOT_FOUND, "No message with "
-			    "that id in the archive%s", "");
+			return qfail(qr, ERR_ITEM_NOT_FOUND, "No message with "
+			    "that id in the archive");
 	}
 	if ((v = xml_child_text(set, "index", NS_RSM)) != NULL) {
 		if (parse_ulong(v, 0, ULONG_MAX, &n) == -1)
-			return qerr(qr, ERR_BAD_REQUEST, "<index/> must be a "
-			    "whole number%s", "");
+			return qfail(qr, ERR_BAD_REQUEST, "<index/> must be a "
+			    "whole number");
 		qr->index = n;
 		qr->has_index = 1;
 	}
 	if (qr->has_after && qr->has_before)
-		return qerr(qr, ERR_BAD_REQUEST, "<after/> and <before/> "
+		return qfail(qr, ERR_BAD_REQUEST, "<after/> and <before/> "
 		    "together are not defined; use the after-id and "
-		    "before-id fields%s", "");
+		    "before-id fields");
 	if (qr->has_index && (qr->has_after || qr->has_before))
-		return qerr(qr, ERR_BAD_REQUEST, "<index/> goes without "
-		    "<after/> and <before/>%s", "");
+		return qfail(qr, ERR_BAD_REQUEST, "<index/> goes without "
+		    "<after/> and <before/>");
 	return ERR_NONE;
 }
 
@@ -2063,11 +2176,11 @@ parse_query(struct qreq *qr, const struct xml_node *query)
 	qr->max = setting(S_MAX_PAGE);
 	qr->queryid = xml_attr(query, "queryid");
 	if (qr->queryid != NULL && strlen(qr->queryid) > QUERYID_MAX)
-		return qerr(qr, ERR_BAD_REQUEST, "queryid is longer than 256 "
-		    "bytes%s", "");
+		return qfail(qr, ERR_BAD_REQUEST, "queryid is longer than 256 "
+		    "bytes");
 	if (xml_attr(query, "node") != NULL)
-		return qerr(qr, ERR_FEATURE_NOT_IMPLEMENTED, "A user archive "
-		    "has no nodes%s", "");
+		return qfail(qr, ERR_FEATURE_NOT_IMPLEMENTED, "A user archive "
+		    "has no nodes");
 	if ((x = xml_child(query, "x", NS_XDATA)) != NULL &&
 	    (e = parse_form(qr, x)) != ERR_NONE)
 		return e;
@@ -2250,7 +2363,9 @@ mam_query(struct iq_req *r)
 		return ERR_FORBIDDEN;	/* XEP-0313 8.1: only one's own */
 	if (r->type == IQ_GET)
 		return query_form(r);
-	s = r->sess != NULL ? r->sess : session_find(r->from_str);
+	s = r->sess;
+	if (s == NULL && r->from_str != NULL)
+		s = session_find(r->from_str);
 	if (s == NULL)
 		return ERR_SERVICE_UNAVAILABLE;
 	if ((e = parse_query(&qr, r->payload)) != ERR_NONE) {
@@ -2274,7 +2389,7 @@ mam_metadata(struct iq_req *r)
 	if (r->where != IQ_TO_SELF)
 		return ERR_FORBIDDEN;
 	if (r->type != IQ_GET)
-		return ERR_BAD_REQUEST;	/* (else the server would be asked) */
+		return ERR_BAD_REQUEST;	/* metadata is only read */
 	memset(&q, 0, sizeof q);
 	q.f.tmin = INT64_MIN;
 	q.f.tmax = INT64_MAX;
@@ -2292,7 +2407,8 @@ mam_metadata(struct iq_req *r)
 				continue;
 			rv = load_group(&q, g);
 			for (i = 0; i < rv->n; i++) {
-				const struct rec *rec = &rv->v[end ? rv->n - 1 - i : i];
+				const struct rec *rec =
+				    &rv->v[end ? rv->n - 1 - i : i];
 				if (!rec_matches(&q.f, rec))
 					continue;
 				e = xml_add(md, end ? "end" : "start", NS_MAM);
@@ -2336,7 +2452,7 @@ mam_account_deleted(const char *host, const char *local)
  * that archives nobody touches still expire. */
 static struct {
 	char		**host, **local;
-	size_t		 n, i;
+	size_t		 n, cap, i;
 	int64_t		 next;
 	int		 active;
 } sweep;
@@ -2344,12 +2460,13 @@ static struct {
 static int
 sweep_collect(const char *local, void *arg)
 {
-	if ((sweep.n & (sweep.n - 1)) == 0 || sweep.n == 0) {
-		size_t cap = sweep.n ? sweep.n * 2 : 16;
+	if (sweep.n == sweep.cap) {
+		size_t cap = sweep.cap ? sweep.cap * 2 : 64;
 		if (cap > SIZE_MAX / sizeof(char *))
 			fatalx("mam: too many accounts");
 		sweep.host = xrealloc(sweep.host, cap * sizeof(char *));
 		sweep.local = xrealloc(sweep.local, cap * sizeof(char *));
+		sweep.cap = cap;
 	}
 	sweep.host[sweep.n] = xstrdup(arg);
 	sweep.local[sweep.n++] = xstrdup(local);
@@ -2366,7 +2483,7 @@ sweep_free(void)
 	free(sweep.host);
 	free(sweep.local);
 	sweep.host = sweep.local = NULL;
-	sweep.n = sweep.i = 0;
+	sweep.n = sweep.cap = sweep.i = 0;
 	sweep.active = 0;
 }
 

@@ -21,7 +21,7 @@ log_level = info
 interfaces = 127.0.0.1, ::1
 c2s_ports = $port
 c2s_direct_tls_ports = $tlsport
-modules = roster, ping, offline, disco, version, uptime, time, private, vcard, privacy, blocklist, register, motd, welcome, admin_adhoc, pep, carbons, smacks, csi, cloud_notify
+modules = roster, ping, offline, disco, version, uptime, time, private, vcard, privacy, blocklist, register, motd, welcome, admin_adhoc, pep, carbons, smacks, csi, cloud_notify, mam
 admins = demo@localhost
 
 [tls]
