@@ -55,7 +55,7 @@ pkg_missing() {
 
 need=
 for p in musl-tools python3-slixmpp python3-cryptography openssl xz-utils make gcc \
-    file dnsmasq-base prosody; do
+    file dnsmasq-base prosody lua-unbound; do
 	pkg_missing "$p" && need="$need $p"
 done
 if [ -n "$need" ]; then

@@ -26,6 +26,7 @@
 #define CMD_SESSIONS	16
 #define CMD_TIMEOUT_MS	((int64_t)600 * 1000)
 #define SERVICE_NAME_MAX 64
+#define ARCH_IDLE_MS	((int64_t)600 * 1000)
 
 /* ---- settings ---- */
 
@@ -40,8 +41,8 @@ static const struct {
 	[S_MAX_ARCHIVE] =	{ "max_archive_messages", 64, 10000000, 10000 },
 	[S_MAX_NICK] =		{ "max_nick_length", 1, 1023, 128 },
 	[S_MAX_SUBJECT] =	{ "max_subject_length", 1, 65536, 1024 },
-	[S_MESSAGE_RATE] =	{ "message_rate", 0, 100000, 120 },
-	[S_MESSAGE_BURST] =	{ "message_burst", 1, 10000, 20 },
+	[S_MESSAGE_RATE] =	{ "message_rate", 0, 100000, 300 },
+	[S_MESSAGE_BURST] =	{ "message_burst", 1, 10000, 30 },
 	[S_MAX_VCARD] =		{ "max_vcard_size", 1024, 16777216, 131072 },
 	[S_MAX_AFFILIATIONS] =	{ "max_affiliations", 1, 1000000, 1000 },
 	[S_MAX_PAGE] =		{ "max_page_size", 1, 1000, 100 },
@@ -674,15 +675,16 @@ cmd_destroy(struct iq_req *r, const char *who, const struct xml_node *command)
 		iq_reply(r, rep);
 		return;
 	}
+	/* A refused form leaves the session open for another try. */
+	if ((e = destroy_run(x, r->to.domain, &text)) != ERR_NONE) {
+		iq_error(r, e, text);
+		return;
+	}
 	if (s != NULL) {
 		strlcpy_ok(idbuf, s->id, sizeof idbuf);
 		s->used = 0;
 	} else
 		strlcpy_ok(idbuf, "single", sizeof idbuf);
-	if ((e = destroy_run(x, r->to.domain, &text)) != ERR_NONE) {
-		iq_error(r, e, text);
-		return;
-	}
 	log_debug("muc: destroy command by %s", who);
 	rep = cmd_reply(r, CMD_NODE_DESTROY, idbuf, "completed", &cmd);
 	xml_set_attr(xml_add_text_child(cmd, "note", NULL, "The room was "
@@ -729,7 +731,7 @@ item_one(struct room *r, void *arg)
 	/* XEP-0045 6.3: public rooms only; a locked room does not exist
 	 * yet. */
 	if (strcmp(r->service, ic->service) != 0 || !r->cfg.public ||
-	    r->locked || r->destroyed || ic->n >= 1000)
+	    r->locked || ic->n >= 1000)
 		return;
 	it = xml_add(ic->q, "item", NULL);
 	xml_set_attr(it, "jid", r->jid);
@@ -928,7 +930,7 @@ room_iq(struct room *rm, struct xml_node *st, const struct jid *from,
 }
 
 static void
-muc_component_route(struct xml_node *st, const struct jid *to)
+dispatch(struct xml_node *st, const struct jid *to)
 {
 	const char *f = xml_attr(st, "from");
 	struct jid from;
@@ -959,6 +961,26 @@ muc_component_route(struct xml_node *st, const struct jid *to)
 		else
 			room_iq(r, st, &from, to);
 	}
+}
+
+/*
+ * What we route may come straight back here (an error bounced by a
+ * privacy list, a room's message to another room): only the outermost
+ * call removes the ghosts such errors revealed.
+ */
+static void
+muc_component_route(struct xml_node *st, const struct jid *to)
+{
+	static int depth;
+
+	if (depth >= 8) {
+		log_info("muc: stanzas bouncing between rooms: one dropped");
+		return;
+	}
+	depth++;
+	dispatch(st, to);
+	if (--depth == 0)
+		occ_ghosts_flush();
 }
 
 /* ---- hooks ---- */
@@ -996,16 +1018,32 @@ muc_outbound(struct session *s, struct xml_node *st)
 }
 
 static void
+idle_one(struct room *r, void *arg)
+{
+	arch_idle(r);
+}
+
+static void
 muc_tick(int64_t now)
 {
+	static int64_t next_idle;
+
 	csess_expire(now);
 	occ_pending_expire(now);
+	occ_ghosts_flush();
+	/* Archive indexes of empty rooms go after a while: memory for
+	 * the rooms in use. */
+	if (now >= next_idle) {
+		next_idle = now + ARCH_IDLE_MS;
+		rooms_each(idle_one, NULL);
+	}
 }
 
 static void
 muc_fini(void)
 {
 	rooms_free_all();
+	occ_free_all();
 	for (size_t i = 0; i < loaded.n; i++)
 		free(loaded.v[i]);
 	free(loaded.v);

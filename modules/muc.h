@@ -142,7 +142,6 @@ struct room {
 	struct occupant	*occ;
 	size_t		 nocc;
 	int		 locked;	/* created, waiting for the first form */
-	int		 destroyed;	/* gone; freed at the end of the pass */
 	/* subject: text NULL = never set */
 	char		*subject;
 	char		*subject_nick;
@@ -151,8 +150,8 @@ struct room {
 	struct hist	*hist;
 	size_t		 hist_n, hist_head, hist_cap;
 	int		 hist_loaded;	/* filled from the archive */
-	/* vcard-temp (XEP-0054), serialized, and its photo hash */
-	char		*vcard;
+	/* vcard-temp (XEP-0054): own arena, or NULL; its photo hash */
+	struct xml_node	*vcard;
 	char		 avatar[MUC_HASH_HEX + 1];
 	struct archive	*arch;		/* NULL until first needed */
 	int64_t		 created;
@@ -222,6 +221,9 @@ void		 occ_announce(struct room *, struct occupant *,
 void		 occ_affil_changed(struct room *, const char *jid,
 		    const char *actor, const char *reason);
 void		 occ_session_gone(const char *full);
+/* Remove the occupants that delivery errors showed to be gone. */
+void		 occ_ghosts_flush(void);
+void		 occ_free_all(void);
 void		 occ_pending_expire(int64_t now);
 void		 occ_free(struct occupant *);
 int		 occ_direct_invite(struct session *, struct xml_node *);
@@ -238,6 +240,7 @@ int		 arch_append(struct room *, const struct xml_node *msg,
 int		 arch_enabled(const struct room *);
 void		 arch_free(struct archive *);
 void		 arch_remove(struct room *);
+void		 arch_idle(struct room *);
 enum stanza_error arch_query(struct room *, struct iq_req *,
 		    const char *actor_bare);
 

@@ -20,6 +20,7 @@ Leaving the block stops Prosody (TERM, then KILL) and, when the block failed,
 prints the end of Prosody's log so the runner's output shows both sides.
 """
 
+import ctypes
 import os
 import shutil
 import signal
@@ -49,15 +50,25 @@ def missing():
     return None
 
 
+def _die_with_parent():
+    """In the child before exec: ask Linux to send TERM when the test
+    process goes away, so that a killed run leaves no Prosody behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _lua_str(s):
-    """A Lua string literal (long-bracket form cannot hold every byte, and
-    the values here are paths and domain names, so quote and escape)."""
+    """A double-quoted Lua string literal of s (paths, domain names):
+    quote and backslash escaped, control characters as decimal escapes."""
     out = ['"']
     for ch in str(s):
         if ch in '"\\':
             out.append('\\' + ch)
-        elif ch == '\n':
-            out.append('\\n')
+        elif ord(ch) < 0x20 or ord(ch) == 0x7f:
+            out.append('\\%03d' % ord(ch))
         else:
             out.append(ch)
     out.append('"')
@@ -68,7 +79,7 @@ class ProsodyPeer:
     """One Prosody process serving one domain."""
 
     def __init__(self, domain, *, users, s2s_port, c2s_port, dns_port, cert, key,
-                 cafile=None, secure_auth=False, extra=''):
+                 cafile=None, secure_auth=False, modules=(), extra=''):
         self.domain = domain
         self.users = dict(users)
         self.s2s_port = s2s_port
@@ -88,6 +99,8 @@ class ProsodyPeer:
         os.chmod(os.path.join(self.certs, domain + '.key'), 0o600)
         self.cafile = cafile
         self.secure_auth = secure_auth
+        self.modules = ('roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping') + \
+            tuple(modules)
         self.extra = extra
         self.proc = None
         self._out = None
@@ -117,7 +130,7 @@ class ProsodyPeer:
             'legacy_ssl_ports = { }\n'
             'http_ports = { }\n'
             'https_ports = { }\n'
-            'modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping" }\n'
+            'modules_enabled = { %(modules)s }\n'
             'authentication = "internal_hashed"\n'
             'c2s_require_encryption = true\n'
             's2s_require_encryption = true\n'
@@ -141,6 +154,7 @@ class ProsodyPeer:
             'fwd': L('127.0.0.1@%d' % self.dns_port),
             'extra': self.extra,
             'domain': L(self.domain),
+            'modules': ', '.join(L(m) for m in self.modules),
         }
         with open(self.cfg, 'w') as f:
             f.write(text)
@@ -166,7 +180,8 @@ class ProsodyPeer:
         self._out = open(self.out_path, 'ab')
         self.proc = subprocess.Popen([PROSODY, '-F', '--config', self.cfg],
                                      stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=self._out, cwd=self.tmp)
+                                     stderr=self._out, cwd=self.tmp,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + START_TIMEOUT
         want = ["Activated service 's2s' on [127.0.0.1]:%d" % self.s2s_port,
                 "Activated service 'c2s' on [127.0.0.1]:%d" % self.c2s_port]

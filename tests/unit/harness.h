@@ -47,5 +47,6 @@ void	test_tls(void);
 void	test_dns(void);
 void	test_disco(void);
 void	test_luadata(void);
+void	test_muc(void);
 
 #endif

@@ -23,6 +23,7 @@ static const struct {
 	{ "dns", test_dns },
 	{ "disco", test_disco },
 	{ "luadata", test_luadata },
+	{ "muc", test_muc },
 };
 
 int
