@@ -124,7 +124,7 @@ test_sample(void)
 		"roster", "saslauth", "tls", "disco", "private", "vcard",
 		"privacy", "blocklist", "version", "uptime", "time", "ping",
 		"posix", "register", "admin_adhoc", "motd", "welcome", "offline",
-		"pep", "carbons", "smacks", "csi", "cloud_notify", "mam",
+		"pep", "carbons", "smacks", "csi", "cloud_notify", "mam", "muc",
 	};
 	struct config *cfg = NULL;
 	const char *path = NULL;
