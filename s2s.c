@@ -844,6 +844,14 @@ s2s_send(struct xml_node *st, const struct jid *to)
 
 	if (from == NULL || jid_parse(&fj, from) == -1 || !is_local_domain(fj.domain))
 		return;		/* only our own users' stanzas leave */
+	if (server_is_stopping()) {
+		/* Goodbyes (unavailable presence) ride on streams that are
+		 * up; no new connections while we stop. */
+		r = route_find(fj.domain, to->domain);
+		if (r != NULL && r->state == O_READY && r->conn != NULL)
+			conn_send_xml(r->conn, st, NS_SERVER);
+		return;
+	}
 	if (server_config()->s2s_ports.n + server_config()->s2s_direct_tls_ports.n == 0) {
 		/* Dialback needs the peer to reach us back. */
 		route_error(st, ERR_REMOTE_SERVER_NOT_FOUND,
@@ -904,6 +912,7 @@ struct s2s_in {
 	struct xml_parser *xp;
 	int		 header_sent, tls, done;
 	char		 sasl_remote[JID_PART_MAX + 1];	/* authenticated by EXTERNAL */
+	int		 closing;	/* our </stream:stream> sent, theirs awaited */
 	char		 id[32];
 	char		 local[JID_PART_MAX + 1];	/* the header's 'to' */
 	struct pair	 pairs[MAX_PAIRS];
@@ -969,7 +978,9 @@ in_header(struct s2s_in *s)
 		/* XEP-0178: the peer showed a certificate we trust. */
 		buf_addstr(&b, "<mechanisms xmlns='" NS_SASL "'><mechanism>EXTERNAL"
 		    "</mechanism></mechanisms>");
-	if (s->sasl_remote[0] == '\0' && (s->tls || !cfg->s2s_require_encryption))
+	/* Dialback only when certificates are not required (secure auth). */
+	if (s->sasl_remote[0] == '\0' && !cfg->s2s_secure_auth &&
+	    (s->tls || !cfg->s2s_require_encryption))
 		buf_addstr(&b, "<dialback xmlns='" NS_DB_FEATURE "'><errors/></dialback>");
 	buf_addstr(&b, "</stream:features>");
 	conn_send(s->conn, buf_head(&b), buf_used(&b));
@@ -1039,6 +1050,12 @@ in_db_result(struct s2s_in *s, struct xml_node *st)
 	}
 	if (!s->tls && server_config()->s2s_require_encryption) {
 		in_error(s, "policy-violation", "STARTTLS is required first");
+		return;
+	}
+	if (server_config()->s2s_secure_auth) {
+		/* As the remote admin should read it: the certificate. */
+		in_error(s, "not-authorized", "Your server's certificate is not "
+		    "trusted here (s2s_secure_auth)");
 		return;
 	}
 	if ((p = pair_find(s, local, remote)) == NULL) {
@@ -1148,8 +1165,10 @@ in_stanza(struct s2s_in *s, struct xml_node *st)
 		in_error(s, "host-unknown", "This server does not serve that domain");
 		return;
 	}
-	/* A stream in use is not idle. */
-	conn_set_deadline(s->conn, now_ms() + (int64_t)lim()->s2s_idle_timeout * 1000);
+	/* A stream in use is not idle (unless we are closing it). */
+	if (!s->closing)
+		conn_set_deadline(s->conn, now_ms() +
+		    (int64_t)lim()->s2s_idle_timeout * 1000);
 	route(st);
 }
 
@@ -1222,9 +1241,11 @@ in_input(struct conn *c, const char *buf, size_t len)
 			}
 			break;
 		case XML_EV_STREAM_CLOSE:
-			send_text(c, "</stream:stream>");
+			if (!s->closing)
+				send_text(c, "</stream:stream>");
 			s->done = 1;
-			conn_close(c, "remote server closed the stream");
+			conn_close(c, s->closing ? "idle" :
+			    "remote server closed the stream");
 			return;
 		case XML_EV_ERROR:
 			in_error(s, xml_error(s->xp), xml_error_detail(s->xp));
@@ -1243,15 +1264,26 @@ in_closed(struct conn *c)
 	s->done = 1;
 }
 
+#define CLOSE_LINGER_MS	10000	/* after our </stream:stream>, for theirs */
+
 static void
 in_timeout(struct conn *c)
 {
 	struct s2s_in *s = c->stream;
 
-	if (s->npairs > 0 && c->authenticated) {
-		send_text(c, "</stream:stream>");
+	if (s->closing) {
+		/* They never answered our close: now it is over. */
 		s->done = 1;
 		conn_close(c, "idle");
+		return;
+	}
+	if ((s->npairs > 0 || s->sasl_remote[0] != '\0') && c->authenticated) {
+		/* RFC 6120 4.4: we close our direction, and keep reading (and
+		 * delivering) what they had already sent until they close
+		 * theirs, so nothing in flight is lost. */
+		send_text(c, "</stream:stream>");
+		s->closing = 1;
+		conn_set_deadline(c, now_ms() + CLOSE_LINGER_MS);
 		return;
 	}
 	in_error(s, "connection-timeout", "Authentication took too long");

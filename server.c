@@ -452,6 +452,10 @@ tick(int64_t now)
 	}
 	if (stopping && now >= stop_deadline)
 		loop_stop();
+	/* What the timers queued (pings, closes) leaves now, not a poll
+	 * timeout later. */
+	conn_flush_dirty();
+	conn_reap();
 }
 
 static void
