@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -256,10 +257,71 @@ open_common(const char *data_path, int lock, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Temp files left by a process that died in the middle of a write (kill
+ * -9, power loss): the old file is intact, the temp file is garbage.  The
+ * server removes them when it takes the lock; a command-line tool writing
+ * right now (its pid is alive) keeps its own.  Bounded in depth and count.
+ */
+#define SWEEP_DEPTH	6
+#define SWEEP_MAX	1000000
+
+static void
+sweep_temp(int dfd, int depth, size_t *seen, size_t *removed)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (depth > SWEEP_DEPTH || (d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL && ++*seen < SWEEP_MAX) {
+		const char *mark;
+		struct stat st;
+
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub != -1)
+				sweep_temp(sub, depth + 1, seen, removed);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) ||
+		    (mark = strstr(de->d_name, TMP_MARK)) == NULL)
+			continue;
+		{
+			char *end;
+			long pid = strtol(mark + strlen(TMP_MARK), &end, 10);
+			if (*end != '\0' || pid <= 0 || pid == (long)getpid() ||
+			    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+				continue;	/* not ours to judge, or alive */
+		}
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			(*removed)++;
+	}
+	closedir(d);
+}
+
 int
 store_open(const char *data_path, char *err, size_t errlen)
 {
-	return open_common(data_path, 1, err, errlen);
+	size_t seen = 0, removed = 0;
+	int fd;
+
+	if (open_common(data_path, 1, err, errlen) == -1)
+		return -1;
+	if ((fd = open(store_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
+		sweep_temp(fd, 0, &seen, &removed);
+	if (removed > 0)
+		log_info("removed %zu temporary file(s) left by an interrupted "
+		    "write", removed);
+	return 0;
 }
 
 int
