@@ -63,7 +63,7 @@
 #define NS_VCARD4	"urn:ietf:params:xml:ns:vcard-4.0"
 #define NS_DELAY	"urn:xmpp:delay"
 #define NS_PUBSUB	"http://jabber.org/protocol/pubsub"
-#define NS_PEP_STORE	"urn:xmppd:pep"		/* modules/pep.c's files */
+#define NS_PEP_STORE	"urn:xmppd:pep"	/* modules/pep.c's files */
 #define NS_LEGACY_BM	"storage:bookmarks"
 #define NODE_LEGACY_BM	"storage:bookmarks"
 #define NODE_VCARD4	"urn:xmpp:vcard4"
@@ -83,10 +83,12 @@
  * could not read it.  pep.c reads files of up to 1 GiB; one node file of
  * ours is bounded like a vCard.
  */
-static const struct xml_limits roster_limits = { (size_t)4 * 1024 * 1024, 16, 16, 256 };
-static const struct xml_limits vcard_limits = { (size_t)16 * 1024 * 1024 + 4096, 260, 520, 1030 };
-static const struct xml_limits private_limits = { (size_t)16 * 1024 * 1024 + 4096, 260, 520, 1030 };
-static const struct xml_limits pep_limits = { (size_t)16 * 1024 * 1024 + 4096, 260, 520, 1030 };
+#define DOC_MAX		((size_t)16 * 1024 * 1024 + 4096)
+static const struct xml_limits roster_limits = {
+	(size_t)4 * 1024 * 1024, 16, 16, 256 };
+static const struct xml_limits vcard_limits = { DOC_MAX, 260, 520, 1030 };
+static const struct xml_limits private_limits = { DOC_MAX, 260, 520, 1030 };
+static const struct xml_limits pep_limits = { DOC_MAX, 260, 520, 1030 };
 
 struct names {
 	char	**v;
@@ -105,31 +107,32 @@ struct counts {
 
 struct imp {
 	const struct config	*cfg;
-	const char		*src;		/* Prosody's data directory */
+	const char		*src;	/* Prosody's data directory */
 	int			 dry_run, force;
-	int			 store_ok;	/* an xmppd store is open */
+	int			 store_ok;	/* xmppd's store is open */
 	struct counts		 n;
 	/* the host being imported */
 	char			 host[JID_PART_MAX + 1];
 	char			 hostdir[PATH_MAX];
-	struct names		 users;		/* account file stems, sorted */
-	struct names		 pepdirs;	/* "pep_*" store directories */
-	struct names		 pepnodes;	/* their node names, same order */
+	struct names		 users;	/* stems of account files */
+	/* "pep_*" store directories and their node names, in step */
+	struct names		 pepdirs;
+	struct names		 pepnodes;
 	struct xml_limits	 offline_limits;
 };
 
 /* One account being imported. */
 struct user {
-	const char		*stem;		/* escaped, as in Prosody's file names */
-	char			 local[JID_PART_MAX + 1];
-	char			 bare[JID_MAX + 1];
-	int			 roster, vcard, vcard_pep;
-	size_t			 items, pending, privates, offline, pep_nodes,
-				 pep_items;
-	struct xml_node		**pep;		/* the PEP nodes built, for vCard4 */
-	size_t			 npep;
-	struct xml_node		*legacy_bm;	/* PEP storage:bookmarks, if any */
-	int			 private_bm;	/* private storage:bookmarks written */
+	const char	*stem;		/* as in Prosody's file names */
+	char		 local[JID_PART_MAX + 1];
+	char		 bare[JID_MAX + 1];
+	int		 roster, vcard, vcard_pep;
+	size_t		 items, pending, privates, offline;
+	size_t		 pep_nodes, pep_items;
+	struct xml_node	**pep;		/* PEP nodes, for vCard4 */
+	size_t		 npep;
+	struct xml_node	*legacy_bm;	/* PEP storage:bookmarks */
+	int		 private_bm;	/* private bookmarks written */
 };
 
 /* Where a conversion went wrong. */
@@ -271,8 +274,8 @@ list_dir(const char *path, int want_dirs, const char *ext, struct names *out)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (path_fmt(full, sizeof full, "%s/%s", path, de->d_name) == -1 ||
-		    stat(full, &st) == -1)
+		if (path_fmt(full, sizeof full, "%s/%s", path,
+		    de->d_name) == -1 || stat(full, &st) == -1)
 			continue;
 		if (want_dirs) {
 			if (S_ISDIR(st.st_mode))
@@ -346,7 +349,8 @@ read_file(const char *path, size_t max, char **out, size_t *len)
 	int fd, saved;
 
 	/* O_NONBLOCK: a FIFO in the way must not hang the import. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1)
 		goto fail;
@@ -364,7 +368,8 @@ read_file(const char *path, size_t max, char **out, size_t *len)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			saved = r == 0 ? EIO : errno;	/* shrank under us */
+			/* r == 0: it shrank under us */
+			saved = r == 0 ? EIO : errno;
 			free(buf);
 			close(fd);
 			errno = saved;
@@ -405,9 +410,11 @@ load_lua(struct imp *im, const char *path, enum lua_mode mode, int *missing)
 			return NULL;
 		}
 		if (errno == EFBIG)
-			problem(im, path, 0, "larger than %zu bytes", lim.max_input);
+			problem(im, path, 0, "larger than %zu bytes",
+			    lim.max_input);
 		else
-			problem(im, path, 0, "cannot read: %s", strerror(errno));
+			problem(im, path, 0, "cannot read: %s",
+			    strerror(errno));
 		return NULL;
 	}
 	doc = lua_parse(text, len, mode, &lim, err, sizeof err, &line);
@@ -453,15 +460,16 @@ name_ok(const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n;
 
-	if (s == NULL || (n = strlen(s)) == 0 || n > 1023 || !utf8_is_valid(s, n))
+	if (s == NULL || (n = strlen(s)) == 0 || n > 1023 ||
+	    !utf8_is_valid(s, n))
 		return 0;
 	if ((p[0] >= '0' && p[0] <= '9') || p[0] == '-' || p[0] == '.')
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		int c = p[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		    c >= 0x80))
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c >= 0x80))
 			return 0;
 	}
 	return 1;
@@ -561,24 +569,28 @@ conv_attrs(struct conv *cv, struct xml_node *el, const struct lua_value *attr)
 		k = lua_cstr(&f->key);
 		v = lua_cstr(&f->value);
 		if (k == NULL) {
-			conv_fail(cv, &f->value, "an attribute name is not a string");
+			conv_fail(cv, &f->value, "an attribute name is not "
+			    "a string");
 			return -1;
 		}
 		if (v == NULL || !cstr_ok(v)) {
-			conv_fail(cv, &f->value, "attribute %.64s of <%.64s> is "
-			    "not text", k, el->name);
+			conv_fail(cv, &f->value, "attribute %.64s of <%.64s> "
+			    "is not text", k, el->name);
 			return -1;
 		}
+		/* The serializer declares what it needs. */
 		if (strcmp(k, "xmlns") == 0 || strncmp(k, "xmlns:", 6) == 0)
-			continue;	/* the serializer declares what it needs */
+			continue;
 		if (strcmp(k, "xml:lang") == 0) {
 			xml_set_attr_ns(el, NS_XML, "lang", v);
 			continue;
 		}
-		if ((sep = strchr(k, '\1')) != NULL || (sep = strchr(k, '|')) != NULL) {
-			if (sep == k || !name_ok(sep + 1) || !text_ok(k, (size_t)(sep - k))) {
-				conv_fail(cv, &f->value, "bad namespaced attribute "
-				    "on <%.64s>", el->name);
+		if ((sep = strchr(k, '\1')) != NULL ||
+		    (sep = strchr(k, '|')) != NULL) {
+			if (sep == k || !name_ok(sep + 1) ||
+			    !text_ok(k, (size_t)(sep - k))) {
+				conv_fail(cv, &f->value, "bad namespaced "
+				    "attribute on <%.64s>", el->name);
 				return -1;
 			}
 			ns = xstrndup(k, (size_t)(sep - k));
@@ -587,8 +599,8 @@ conv_attrs(struct conv *cv, struct xml_node *el, const struct lua_value *attr)
 			continue;
 		}
 		if (!name_ok(k)) {
-			conv_fail(cv, &f->value, "bad attribute name \"%.64s\" on "
-			    "<%.64s>", k, el->name);
+			conv_fail(cv, &f->value, "bad attribute name "
+			    "\"%.64s\" on <%.64s>", k, el->name);
 			return -1;
 		}
 		xml_set_attr(el, k, v);
@@ -602,7 +614,9 @@ cmp_field_index(const void *a, const void *b)
 	const struct lua_field *x = *(const struct lua_field *const *)a;
 	const struct lua_field *y = *(const struct lua_field *const *)b;
 
-	return x->key.integer < y->key.integer ? -1 : x->key.integer > y->key.integer;
+	if (x->key.integer != y->key.integer)
+		return x->key.integer < y->key.integer ? -1 : 1;
+	return 0;
 }
 
 /*
@@ -631,11 +645,13 @@ conv_element(struct conv *cv, struct xml_arena *a, struct xml_node *parent,
 		return conv_fail(cv, t, "an element without a valid name");
 	attr = lua_get(t, "attr");
 	if (attr != NULL && !lua_is_table(attr))
-		return conv_fail(cv, attr, "attr of <%.64s> is not a table", name);
+		return conv_fail(cv, attr, "attr of <%.64s> is not a table",
+		    name);
 	if ((xmlns = lua_get(attr, "xmlns")) != NULL) {
 		ns = lua_cstr(xmlns);
 		if (ns == NULL || !cstr_ok(ns))
-			return conv_fail(cv, xmlns, "bad xmlns on <%.64s>", name);
+			return conv_fail(cv, xmlns, "bad xmlns on <%.64s>",
+			    name);
 	}
 	el = parent != NULL ? xml_add(parent, name, ns) : xml_new(a, name, ns);
 	if (conv_attrs(cv, el, attr) == -1)
@@ -658,14 +674,15 @@ conv_element(struct conv *cv, struct xml_arena *a, struct xml_node *parent,
 		if (c->type == LUA_T_STRING) {
 			if (!text_ok(c->str, c->len)) {
 				free(kids);
-				return conv_fail(cv, c, "text in <%.64s> is not "
-				    "valid XML text (bad UTF-8 or control "
+				return conv_fail(cv, c, "text in <%.64s> is "
+				    "not valid XML text (bad UTF-8 or control "
 				    "characters)", name);
 			}
 			if (c->len > 0)
 				xml_add_text(el, c->str, c->len);
 		} else if (c->type == LUA_T_TABLE) {
-			if (conv_element(cv, a, el, c, el->ns, depth + 1) == NULL) {
+			if (conv_element(cv, a, el, c, el->ns,
+			    depth + 1) == NULL) {
 				free(kids);
 				return NULL;
 			}
@@ -697,7 +714,8 @@ render(const struct xml_node *root, const struct xml_limits *lim,
 		buf_free(b);
 		return -1;
 	}
-	back = xml_parse_document(buf_head(b), buf_used(b), lim, err, sizeof err);
+	back = xml_parse_document(buf_head(b), buf_used(b), lim, err,
+	    sizeof err);
 	if (back == NULL) {
 		snprintf(why, whylen, "would not read back (%s)", err);
 		buf_free(b);
@@ -764,13 +782,15 @@ creds_from(const struct lua_value *t, struct account_creds *cr, int *plain,
 	if ((pw = lua_get(t, "password")) != NULL) {
 		*bad = pw;
 		*plain = 1;
-		if (lua_cstr(pw) == NULL || pw->len == 0 || pw->len > PASSWORD_MAX) {
-			snprintf(why, whylen, "the password is not a string of 1 "
-			    "to %d bytes without NUL", PASSWORD_MAX);
+		if (lua_cstr(pw) == NULL || pw->len == 0 ||
+		    pw->len > PASSWORD_MAX) {
+			snprintf(why, whylen, "the password is not a string "
+			    "of 1 to %d bytes without NUL", PASSWORD_MAX);
 			return -1;
 		}
 		if (account_creds_make(pw->str, SCRAM_DEFAULT_ITER, cr) == -1) {
-			snprintf(why, whylen, "cannot derive keys from the password");
+			snprintf(why, whylen, "cannot derive keys from the "
+			    "password");
 			return -1;
 		}
 		return 0;
@@ -804,7 +824,8 @@ creds_from(const struct lua_value *t, struct account_creds *cr, int *plain,
 	}
 	if (!lua_is_int(iter, &it) || it < 1 || it > UINT_MAX) {
 		*bad = iter;
-		snprintf(why, whylen, "iteration_count is not a positive integer");
+		snprintf(why, whylen, "iteration_count is not a positive "
+		    "integer");
 		return -1;
 	}
 	memcpy(k->salt, salt->str, salt->len);
@@ -860,7 +881,9 @@ static int
 roster_item(struct conv *cv, struct xml_node *root, const char *jid,
     const struct lua_value *it)
 {
-	static const char *const subs[] = { "none", "to", "from", "both", NULL };
+	static const char *const subs[] = {
+		"none", "to", "from", "both", NULL
+	};
 	const struct lua_value *v, *groups;
 	const char *sub = "none", *name = NULL, *s;
 	struct xml_node *item;
@@ -877,14 +900,16 @@ roster_item(struct conv *cv, struct xml_node *root, const char *jid,
 			if (strcmp(sub, subs[i]) == 0)
 				break;
 		if (sub == NULL || subs[i] == NULL) {
-			conv_fail(cv, v, "contact %s: unknown subscription", jid);
+			conv_fail(cv, v, "contact %s: unknown subscription",
+			    jid);
 			return -1;
 		}
 	}
 	if ((v = lua_get(it, "name")) != NULL) {
 		name = lua_cstr(v);
 		if (name == NULL || !cstr_ok(name)) {
-			conv_fail(cv, v, "contact %s: the name is not text", jid);
+			conv_fail(cv, v, "contact %s: the name is not text",
+			    jid);
 			return -1;
 		}
 	}
@@ -901,10 +926,11 @@ roster_item(struct conv *cv, struct xml_node *root, const char *jid,
 	if ((v = lua_get(it, "ask")) != NULL && (s = lua_cstr(v)) != NULL &&
 	    strcmp(s, "subscribe") == 0)
 		xml_set_attr(item, "ask", "subscribe");
-	if ((v = lua_get(it, "approved")) != NULL && ((v->type == LUA_T_BOOLEAN &&
-	    v->boolean) || ((s = lua_cstr(v)) != NULL && strcmp(s, "true") == 0)))
+	v = lua_get(it, "approved");
+	if ((v != NULL && v->type == LUA_T_BOOLEAN && v->boolean) ||
+	    ((s = lua_cstr(v)) != NULL && strcmp(s, "true") == 0))
 		xml_set_attr(item, "approved", "true");
-	/* Groups are a set, { ["Friends"] = true }; a list of names does too. */
+	/* Groups are a set, { ["Friends"] = true }; a list does too. */
 	for (i = 0; groups != NULL && i < groups->nfields; i++) {
 		const struct lua_field *f = &groups->fields[i];
 
@@ -970,8 +996,9 @@ drop_twins(struct imp *im, const char *path, struct user *u,
 	for (i = 1; i < n; i++)
 		if (strcmp(xml_attr(v[i - 1].item, "jid"),
 		    xml_attr(v[i].item, "jid")) == 0) {
-			problem(im, path, 0, "contact %s appears twice once its "
-			    "JID is normalised", xml_attr(v[i].item, "jid"));
+			problem(im, path, 0, "contact %s appears twice once "
+			    "its JID is normalised",
+			    xml_attr(v[i].item, "jid"));
 			xml_remove(v[i].item);
 			u->items--;
 		}
@@ -1008,7 +1035,9 @@ import_roster(struct imp *im, struct user *u)
 	if (lua_is_int(lua_get(meta, "version"), &version) && version < 0)
 		version = 0;
 	/* One more than Prosody's: a client's cached copy is fetched again. */
-	snprintf(ver, sizeof ver, "%" PRId64, version < INT64_MAX ? version + 1 : version);
+	if (version < INT64_MAX)
+		version++;
+	snprintf(ver, sizeof ver, "%" PRId64, version);
 	xml_set_attr(root, "ver", ver);
 	for (size_t i = 0; i < t->nfields; i++) {
 		const struct lua_field *f = &t->fields[i];
@@ -1168,14 +1197,16 @@ vcard_from_pep(const struct user *u, struct xml_node *parent)
 	static const struct {
 		const char *v4, *sub, *temp;
 	} simple[] = {
-		{ "nickname", "text", "NICKNAME" }, { "title", "text", "TITLE" },
+		{ "nickname", "text", "NICKNAME" },
+		{ "title", "text", "TITLE" },
 		{ "role", "text", "ROLE" }, { "note", "text", "DESC" },
 		{ "url", "uri", "URL" }, { "bday", "date", "BDAY" },
 	};
 	static const struct {
 		const char *v4, *temp;
 	} adr[] = {
-		{ "pobox", "POBOX" }, { "ext", "EXTADD" }, { "street", "STREET" },
+		{ "pobox", "POBOX" }, { "ext", "EXTADD" },
+		{ "street", "STREET" },
 		{ "locality", "LOCALITY" }, { "region", "REGION" },
 		{ "code", "PCODE" }, { "country", "CTRY" },
 	};
@@ -1185,8 +1216,9 @@ vcard_from_pep(const struct user *u, struct xml_node *parent)
 
 	v4 = pep_payload(u, NODE_VCARD4, NULL);
 	meta = pep_payload(u, NODE_AVATAR_META, NULL);
-	info = meta ? xml_child(meta, "info", "urn:xmpp:avatar:metadata") : NULL;
-	data = pep_payload(u, NODE_AVATAR_DATA, info ? xml_attr(info, "id") : NULL);
+	info = meta ? xml_child(meta, "info", NODE_AVATAR_META) : NULL;
+	data = pep_payload(u, NODE_AVATAR_DATA,
+	    info ? xml_attr(info, "id") : NULL);
 	if (v4 != NULL && !xml_is(v4, "vcard", NS_VCARD4))
 		v4 = NULL;
 	if (data != NULL && !xml_is(data, "data", "urn:xmpp:avatar:data"))
@@ -1203,7 +1235,8 @@ vcard_from_pep(const struct user *u, struct xml_node *parent)
 		add_if(e, "PREFIX", v4_text(c, "prefix", NULL));
 		add_if(e, "SUFFIX", v4_text(c, "suffix", NULL));
 	}
-	for (c = v4 ? xml_first_element(v4) : NULL; c != NULL; c = xml_next(c, NULL, NULL)) {
+	for (c = v4 ? xml_first_element(v4) : NULL; c != NULL;
+	    c = xml_next(c, NULL, NULL)) {
 		if (strcmp(c->ns, NS_VCARD4) != 0)
 			continue;
 		for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
@@ -1226,8 +1259,8 @@ vcard_from_pep(const struct user *u, struct xml_node *parent)
 			e = xml_add(v, "ADR", NULL);
 			v4_kind(e, c);
 			for (size_t i = 0; i < sizeof adr / sizeof adr[0]; i++)
-				add_if(e, adr[i].temp, xml_child_text(c, adr[i].v4,
-				    NS_VCARD4));
+				add_if(e, adr[i].temp, xml_child_text(c,
+				    adr[i].v4, NS_VCARD4));
 		} else if (strcmp(c->name, "impp") == 0 &&
 		    (t = xml_child_text(c, "uri", NS_VCARD4)) != NULL &&
 		    strncmp(t, "xmpp:", 5) == 0 && t[5] != '\0') {
@@ -1241,7 +1274,8 @@ vcard_from_pep(const struct user *u, struct xml_node *parent)
 	if (data != NULL && *(t = xml_text(data)) != '\0') {
 		e = xml_add(v, "PHOTO", NULL);
 		if (info != NULL && xml_attr(info, "type") != NULL)
-			xml_add_text_child(e, "TYPE", NULL, xml_attr(info, "type"));
+			xml_add_text_child(e, "TYPE", NULL,
+			    xml_attr(info, "type"));
 		xml_add_text_child(e, "BINVAL", NULL, t);
 	}
 	return v;
@@ -1277,8 +1311,9 @@ import_vcard(struct imp *im, struct user *u)
 		lua_doc_free(doc);
 	} else if (missing) {
 		/* mod_vcard_legacy keeps it in PEP; the path names the node. */
-		if (path_fmt(path, sizeof path, "%s/pep_urn%%3axmpp%%3avcard4/%s.list",
-		    im->hostdir, u->stem) == -1)
+		if (path_fmt(path, sizeof path,
+		    "%s/pep_urn%%3axmpp%%3avcard4/%s.list", im->hostdir,
+		    u->stem) == -1)
 			path[0] = '\0';
 		if ((v = vcard_from_pep(u, root)) != NULL)
 			from_pep = 1;
@@ -1295,8 +1330,8 @@ import_vcard(struct imp *im, struct user *u)
 		/* The photo hash cache is rebuilt from the new vCard. */
 		if (!im->dry_run && store_remove(im->host, u->local,
 		    "vcard-photo") == -1) {
-			problem(im, path, 0, "cannot remove the old vcard-photo "
-			    "of %s: %s", u->bare, strerror(errno));
+			problem(im, path, 0, "cannot remove the old "
+			    "vcard-photo of %s: %s", u->bare, strerror(errno));
 			buf_free(&b);
 		} else if (put(im, u, "vcard", &b, path) == 0) {
 			u->vcard = 1;
@@ -1384,14 +1419,15 @@ import_private(struct imp *im, struct user *u)
 		root = xml_new(xml_arena_new(), "query", NS_PRIVATE);
 		xml_set_attr(root, "version", "1");
 		memset(&cv, 0, sizeof cv);
-		if ((el = conv_element(&cv, NULL, root, &f->value, "", 1)) == NULL)
+		el = conv_element(&cv, NULL, root, &f->value, "", 1);
+		if (el == NULL)
 			problem(im, path, cv.line, "private data: %s", cv.why);
 		else if (el->ns[0] == '\0' || ns_is_reserved(el->ns))
 			note(im, "%s:%u: private <%s xmlns='%s'> of %s: xmppd "
 			    "does not store %s", path, f->value.line, el->name,
 			    el->ns, u->bare, el->ns[0] ? "reserved namespaces" :
 			    "elements without a namespace");
-		else if (!frag_is_empty(el))	/* empty: nothing, as private.c */
+		else if (!frag_is_empty(el))	/* as private.c: none */
 			write_private(im, u, path, f->value.line, root, el);
 		xml_arena_free(root->arena);
 	}
@@ -1416,7 +1452,8 @@ import_legacy_bookmarks(struct imp *im, struct user *u)
 	    it = xml_next(it, "item", NULL))
 		last = it;
 	st = last ? xml_first_element(last) : NULL;
-	if (st == NULL || !xml_is(st, "storage", NS_LEGACY_BM) || frag_is_empty(st))
+	if (st == NULL || !xml_is(st, "storage", NS_LEGACY_BM) ||
+	    frag_is_empty(st))
 		return;
 	if (path_fmt(path, sizeof path, "%s/pep_storage%%3abookmarks/%s.list",
 	    im->hostdir, u->stem) == -1)
@@ -1453,8 +1490,10 @@ import_offline(struct imp *im, struct user *u)
 
 		it = lua_doc_value(doc, i);
 		memset(&cv, 0, sizeof cv);
-		if ((m = conv_element(&cv, a, NULL, it, NS_CLIENT, 1)) == NULL) {
-			problem(im, path, cv.line, "offline message: %s", cv.why);
+		if ((m = conv_element(&cv, a, NULL, it, NS_CLIENT, 1)) ==
+		    NULL) {
+			problem(im, path, cv.line, "offline message: %s",
+			    cv.why);
 			xml_arena_free(a);
 			continue;
 		}
@@ -1492,9 +1531,10 @@ import_offline(struct imp *im, struct user *u)
 	}
 	lua_doc_free(doc);
 	if (u->offline > im->cfg->limits.max_offline_messages)
-		printf("note: %s has %zu offline messages, more than [limits] "
-		    "max_offline_messages (%u): all are kept, and new ones wait "
-		    "until these are delivered\n", u->bare, u->offline,
+		printf("note: %s has %zu offline messages, more than "
+		    "[limits] max_offline_messages (%u): all are kept, and "
+		    "new ones wait until these are delivered\n", u->bare,
+		    u->offline,
 		    im->cfg->limits.max_offline_messages);
 }
 
@@ -1542,8 +1582,8 @@ pep_config(struct imp *im, const char *path, struct xml_node *node,
 			xml_set_attr(c, "access", s);
 		else {
 			xml_set_attr(c, "access", "whitelist");
-			note(im, "%s: node %s: access model '%.32s' is not known "
-			    "to xmppd; the node is whitelist now", path,
+			note(im, "%s: node %s: access model '%.32s' is not "
+			    "known to xmppd; the node is whitelist now", path,
 			    xml_attr(node, "name"), cstr_ok(s) ? s : "?");
 		}
 	}
@@ -1577,7 +1617,9 @@ pep_config(struct imp *im, const char *path, struct xml_node *node,
 static void
 pep_people(struct user *u, struct xml_node *node, const struct lua_value *nc)
 {
-	static const char *const affs[] = { "member", "publisher", "outcast", NULL };
+	static const char *const affs[] = {
+		"member", "publisher", "outcast", NULL
+	};
 	const struct lua_value *t;
 	struct xml_node *e;
 	char jid[JID_MAX + 1], hex[2 * br_sha1_SIZE + 1], *key;
@@ -1588,7 +1630,8 @@ pep_people(struct user *u, struct xml_node *node, const struct lua_value *nc)
 	for (i = 0; lua_is_table(t) && i < t->nfields; i++) {
 		j = lua_cstr(&t->fields[i].key);
 		a = lua_cstr(&t->fields[i].value);
-		for (k = 0; a != NULL && affs[k] != NULL && strcmp(a, affs[k]) != 0; k++)
+		for (k = 0; a != NULL && affs[k] != NULL &&
+		    strcmp(a, affs[k]) != 0; k++)
 			;
 		if (a == NULL || affs[k] == NULL || j == NULL ||
 		    jid_normalize(j, jid, sizeof jid) == -1 ||
@@ -1630,7 +1673,7 @@ pep_items(struct imp *im, struct user *u, struct xml_node *node,
 	struct lua_doc *doc;
 	struct conv cv;
 	char id[32], stamp[32];
-	const char *ids;
+	const char *ids, *xmlns;
 	double when;
 	size_t n = 0;
 	int missing;
@@ -1641,21 +1684,24 @@ pep_items(struct imp *im, struct user *u, struct xml_node *node,
 		it = payload = lua_doc_value(doc, i);
 		idv = lua_get(it, "key");
 		/* An item kept whole: its one child is the payload. */
-		if (lua_is_table(it) && (ids = lua_cstr(lua_get(it, "name"))) != NULL &&
-		    strcmp(ids, "item") == 0 && (ids = lua_cstr(lua_get(lua_get(it,
-		    "attr"), "xmlns"))) != NULL && strcmp(ids, NS_PUBSUB) == 0) {
+		ids = lua_cstr(lua_get(it, "name"));
+		xmlns = lua_cstr(lua_get(lua_get(it, "attr"), "xmlns"));
+		if (ids != NULL && strcmp(ids, "item") == 0 && xmlns != NULL &&
+		    strcmp(xmlns, NS_PUBSUB) == 0) {
 			if (idv == NULL)
 				idv = lua_get(lua_get(it, "attr"), "id");
 			payload = lua_get_index(it, 1);
 			if (!lua_is_table(payload))
 				payload = lua_get_index(it, 2);
 		}
-		if ((ids = lua_cstr(idv)) == NULL || *ids == '\0' || !cstr_ok(ids)) {
+		ids = lua_cstr(idv);
+		if (ids == NULL || *ids == '\0' || !cstr_ok(ids)) {
 			snprintf(id, sizeof id, "%zu", i + 1);
 			ids = id;
 		}
 		/* A republished id replaces the old item and is the newest. */
-		for (old = xml_child(node, "item", NULL); old != NULL; old = next) {
+		for (old = xml_child(node, "item", NULL); old != NULL;
+		    old = next) {
 			next = xml_next(old, "item", NULL);
 			if (strcmp(xml_attr(old, "id"), ids) == 0) {
 				xml_remove(old);
@@ -1671,9 +1717,9 @@ pep_items(struct imp *im, struct user *u, struct xml_node *node,
 		memset(&cv, 0, sizeof cv);
 		if (payload == NULL || (pl = conv_element(&cv, NULL, item,
 		    payload, NS_PUBSUB, 2)) == NULL) {
-			problem(im, path, payload ? cv.line : it->line, "PEP item "
-			    "%s of %s: %s", ids, u->bare, payload ? cv.why :
-			    "no payload");
+			problem(im, path, payload ? cv.line : it->line,
+			    "PEP item %s of %s: %s", ids, u->bare,
+			    payload ? cv.why : "no payload");
 			xml_remove(item);
 			continue;
 		}
@@ -1710,7 +1756,8 @@ static size_t
 pep_keep(const struct imp *im, const struct xml_node *node)
 {
 	const char *v = xml_attr(xml_child(node, "config", NULL), "max_items");
-	const char *lim = config_module_opt(im->cfg, "pep", "max_items_per_node");
+	const char *lim = config_module_opt(im->cfg, "pep",
+	    "max_items_per_node");
 	unsigned long top = 256, n;
 	char *end;
 
@@ -1735,21 +1782,23 @@ import_pep(struct imp *im, struct user *u)
 	size_t count;
 	int missing;
 
-	if (path_fmt(path, sizeof path, "%s/pep/%s.dat", im->hostdir, u->stem) == -1)
+	if (path_fmt(path, sizeof path, "%s/pep/%s.dat", im->hostdir,
+	    u->stem) == -1)
 		return;
 	doc = load_lua(im, path, LUA_MODE_RETURN, &missing);
 	if (doc != NULL) {
 		t = lua_doc_value(doc, 0);
 		if (!lua_is_table(t)) {
-			problem(im, path, t->line, "PEP nodes are a %s, not a table",
-			    lua_type_name(t->type));
+			problem(im, path, t->line, "PEP nodes are a %s, not "
+			    "a table", lua_type_name(t->type));
 			t = NULL;
 		}
 	}
 	/* The nodes: those configured, and those with items. */
 	for (size_t i = 0; t != NULL && i < t->nfields; i++) {
 		const char *k = lua_cstr(&t->fields[i].key);
-		if (k != NULL && *k != '\0' && cstr_ok(k) && !names_has(&nodes, k)) {
+		if (k != NULL && *k != '\0' && cstr_ok(k) &&
+		    !names_has(&nodes, k)) {
 			names_add(&nodes, k);
 			names_sort(&nodes);
 		}
@@ -1792,14 +1841,16 @@ import_pep(struct imp *im, struct user *u)
 			continue;
 		}
 		if (pep_file(name, file, sizeof file) == -1)
-			problem(im, path, 0, "no file name for PEP node %s", name);
+			problem(im, path, 0, "no file name for PEP node %s",
+			    name);
 		else if (render(node, &pep_limits, &b, why, sizeof why) == -1)
 			problem(im, list[0] ? list : path, 0, "PEP node %s %s",
 			    name, why);
 		else if (put(im, u, file, &b, list[0] ? list : path) == 0) {
 			u->pep_nodes++;
 			u->pep_items += count;
-			u->pep = xrealloc(u->pep, (u->npep + 1) * sizeof *u->pep);
+			u->pep = xrealloc(u->pep,
+			    (u->npep + 1) * sizeof *u->pep);
 			u->pep[u->npep++] = node;
 			continue;	/* kept for the vCard */
 		}
@@ -1818,7 +1869,8 @@ print_user(struct imp *im, const struct user *u, int plain)
 	    u->bare, plain ? "keys made from its plaintext password" :
 	    "SCRAM-SHA-1 keys");
 	if (u->roster)
-		printf(", roster (%zu contacts, %zu pending)", u->items, u->pending);
+		printf(", roster (%zu contacts, %zu pending)", u->items,
+		    u->pending);
 	if (u->vcard)
 		printf(", vCard%s", u->vcard_pep ? " (from PEP vCard4)" : "");
 	if (u->privates)
@@ -1860,8 +1912,9 @@ import_user(struct imp *im, const char *stem)
 		return;
 	}
 	if (strcmp(prepped, u.local) != 0) {
-		problem(im, path, 0, "the user name \"%s\" is not in normal form "
-		    "(xmppd would call it \"%s\"; not imported)", u.local, prepped);
+		problem(im, path, 0, "the user name \"%s\" is not in normal "
+		    "form (xmppd would call it \"%s\"; not imported)", u.local,
+		    prepped);
 		return;
 	}
 	if (path_fmt(u.bare, sizeof u.bare, "%s@%s", u.local, im->host) == -1) {
@@ -1873,7 +1926,8 @@ import_user(struct imp *im, const char *stem)
 			problem(im, path, 0, "vanished while importing");
 		return;
 	}
-	n = creds_from(lua_doc_value(doc, 0), &cr, &plain, &bad, why, sizeof why);
+	n = creds_from(lua_doc_value(doc, 0), &cr, &plain, &bad, why,
+	    sizeof why);
 	line = bad->line;
 	lua_doc_free(doc);
 	if (n == -1) {
@@ -1891,8 +1945,8 @@ import_user(struct imp *im, const char *stem)
 	exists = im->store_ok && account_exists(im->host, u.local);
 	if (exists && !im->force) {
 		explicit_bzero(text, sizeof text);
-		printf("exists: %s is already an xmppd account; left alone with "
-		    "its data (--force replaces it)\n", u.bare);
+		printf("exists: %s is already an xmppd account; left alone "
+		    "with its data (--force replaces it)\n", u.bare);
 		im->n.existing++;
 		return;
 	}
@@ -1900,8 +1954,8 @@ import_user(struct imp *im, const char *stem)
 		if (store_user_create(im->host, u.local) == 0)
 			made = 1;
 		else if (errno != EEXIST) {
-			problem(im, path, 0, "cannot create the account directory "
-			    "of %s: %s", u.bare, strerror(errno));
+			problem(im, path, 0, "cannot create the account "
+			    "directory of %s: %s", u.bare, strerror(errno));
 			explicit_bzero(text, sizeof text);
 			return;
 		}
@@ -1941,7 +1995,8 @@ import_user(struct imp *im, const char *stem)
 	im->n.pep_items += u.pep_items;
 	print_user(im, &u, plain);
 	if (im->n.errors > errors)
-		printf("  (%s: %zu problem%s above)\n", u.bare, im->n.errors - errors,
+		printf("  (%s: %zu problem%s above)\n", u.bare,
+		    im->n.errors - errors,
 		    im->n.errors - errors == 1 ? "" : "s");
 }
 
@@ -1991,8 +2046,8 @@ import_host(struct imp *im, const char *dirname)
 		if (strncmp(s, "pep_", 4) == 0) {
 			if (pz_decode(s + 4, node, sizeof node, 1) == -1 ||
 			    !cstr_ok(node)) {
-				note(im, "%s/%s: cannot tell which PEP node this is",
-				    im->hostdir, s);
+				note(im, "%s/%s: cannot tell which PEP node "
+				    "this is", im->hostdir, s);
 				continue;
 			}
 			names_add(&im->pepdirs, s);
@@ -2047,7 +2102,8 @@ summary(const struct imp *im)
 	    n->plain);
 	printf("  rosters: %zu (%zu contacts, %zu pending requests)\n",
 	    n->rosters, n->items, n->pending);
-	printf("  vcards: %zu (%zu from PEP vCard4)\n", n->vcards, n->vcards_pep);
+	printf("  vcards: %zu (%zu from PEP vCard4)\n", n->vcards,
+	    n->vcards_pep);
 	printf("  private fragments: %zu\n", n->privates);
 	printf("  offline messages: %zu\n", n->offline);
 	printf("  pep nodes: %zu (%zu items)\n", n->pep_nodes, n->pep_items);
@@ -2056,7 +2112,7 @@ summary(const struct imp *im)
 	printf("  skipped, not importable: %zu\n", n->notes);
 }
 
-/* Open xmppd's store: locked for writing; read-only (if there is one) for a dry run. */
+/* Open xmppd's store: locked to write; unlocked (if there is one) to look. */
 static int
 open_store(struct imp *im)
 {
@@ -2064,22 +2120,43 @@ open_store(struct imp *im)
 	struct stat st;
 
 	if (im->dry_run) {
+		/* Nothing there yet: every account is new. */
 		if (stat(im->cfg->data_path, &st) == -1 || !S_ISDIR(st.st_mode))
-			return 0;	/* nothing there yet: every account is new */
-		if (store_open_nolock(im->cfg->data_path, err, sizeof err) == -1) {
+			return 0;
+		if (store_open_nolock(im->cfg->data_path, err,
+		    sizeof err) == -1) {
 			fprintf(stderr, "xmppd: %s\n", err);
 			return -1;
 		}
-	} else if (store_open(im->cfg->data_path, err, sizeof err) == -1) {
-		fprintf(stderr, "xmppd: %s\n", err);
-		if (errno == EWOULDBLOCK)
-			fprintf(stderr, "xmppd: stop the server first: the "
-			    "import writes to %s while nothing else may\n",
-			    im->cfg->data_path);
-		return -1;
+	} else {
+		if (store_open(im->cfg->data_path, err, sizeof err) == -1) {
+			fprintf(stderr, "xmppd: %s\n", err);
+			if (errno == EWOULDBLOCK)
+				fprintf(stderr, "xmppd: stop the server first: "
+				    "the import writes to %s while nothing "
+				    "else may\n", im->cfg->data_path);
+			return -1;
+		}
+		/* Files the server cannot read are no use to it. */
+		if (stat(im->cfg->data_path, &st) == 0 &&
+		    st.st_uid != geteuid())
+			printf("warning: %s belongs to uid %lu, but the import "
+			    "runs as uid %lu: run it as the server's user\n",
+			    im->cfg->data_path, (unsigned long)st.st_uid,
+			    (unsigned long)geteuid());
 	}
 	im->store_ok = 1;
 	return 0;
+}
+
+/* Do a and b name the same directory? */
+static int
+same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 int
@@ -2096,7 +2173,8 @@ cmd_import_prosody(const char *config_path, int argc, char **argv)
 
 	memset(&im, 0, sizeof im);
 	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--dry-run") == 0 || strcmp(argv[i], "-n") == 0)
+		if (strcmp(argv[i], "--dry-run") == 0 ||
+		    strcmp(argv[i], "-n") == 0)
 			im.dry_run = 1;
 		else if (strcmp(argv[i], "--force") == 0)
 			im.force = 1;
@@ -2122,8 +2200,8 @@ cmd_import_prosody(const char *config_path, int argc, char **argv)
 	}
 	im.cfg = cfg;
 	if (only != NULL && config_host(cfg, want) == NULL) {
-		fprintf(stderr, "xmppd: --host %s: not an enabled [host] in %s\n",
-		    want, cfg->path);
+		fprintf(stderr, "xmppd: --host %s: not an enabled [host] "
+		    "in %s\n", want, cfg->path);
 		config_free(cfg);
 		return 1;
 	}
@@ -2131,6 +2209,13 @@ cmd_import_prosody(const char *config_path, int argc, char **argv)
 	if (stat(im.src, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "xmppd: %s: %s\n", im.src, errno != 0 ?
 		    strerror(errno) : "not a directory");
+		config_free(cfg);
+		return 1;
+	}
+	if (same_dir(im.src, cfg->data_path)) {
+		/* Prosody's stores and xmppd's accounts would share names. */
+		fprintf(stderr, "xmppd: %s is xmppd's data_path too; give "
+		    "xmppd a data_path of its own\n", im.src);
 		config_free(cfg);
 		return 1;
 	}
@@ -2182,10 +2267,14 @@ cmd_import_prosody(const char *config_path, int argc, char **argv)
 		im.n.errors++;
 	}
 	summary(&im);
+	if (matched > 0 && im.n.accounts == 0 && im.n.existing == 0)
+		printf("note: no Prosody accounts found; only storage = "
+		    "\"internal\" is read (prosody-migrator turns SQL "
+		    "storage into it)\n");
 	if (im.n.accounts > im.n.plain && !im.dry_run)
-		printf("note: accounts imported with SCRAM-SHA-1 keys log in with "
-		    "SCRAM-SHA-1 or PLAIN; SCRAM-SHA-256 needs a new password "
-		    "(xmppd passwd)\n");
+		printf("note: accounts imported with SCRAM-SHA-1 keys log in "
+		    "with SCRAM-SHA-1 or PLAIN; SCRAM-SHA-256 needs a new "
+		    "password (xmppd passwd)\n");
 	fflush(stdout);
 	store_close();
 	config_free(cfg);

@@ -21,7 +21,7 @@
 
 #define ARENA_CHUNK	((size_t)64 * 1024)
 #define ARENA_ALIGN	((size_t)16)
-#define NUMERAL_MAX	64	/* bytes of one numeral: more is no number we write */
+#define NUMERAL_MAX	64	/* bytes of a numeral; ours are shorter */
 
 struct chunk {
 	struct chunk	*next;
@@ -42,9 +42,9 @@ struct parser {
 	size_t			 nvalues;
 	const struct lua_limits	*lim;
 	struct lua_doc		*doc;
-	struct lua_field	*stack;		/* open tables' entries */
+	struct lua_field	*stack;	/* open tables' entries */
 	size_t			 sp, scap;
-	char			*sbuf;		/* the string being unescaped */
+	char			*sbuf;	/* a string being unescaped */
 	size_t			 slen, scap_s;
 	char			*err;
 	size_t			 errlen;
@@ -73,7 +73,9 @@ arena_alloc(struct lua_doc *d, size_t n)
 	if (need == 0)
 		need = ARENA_ALIGN;
 	if (c == NULL || c->size - c->used < need) {
-		size = need > ARENA_CHUNK - chunk_hdr() ? need : ARENA_CHUNK - chunk_hdr();
+		size = ARENA_CHUNK - chunk_hdr();
+		if (need > size)
+			size = need;
 		if (size > SIZE_MAX - chunk_hdr())
 			fatalx("luadata: allocation of %zu bytes", n);
 		c = xmalloc(chunk_hdr() + size);
@@ -300,7 +302,8 @@ skip_ws(struct parser *ps)
 					return -1;
 				continue;
 			}
-			while (ps->p < ps->end && *ps->p != '\n' && *ps->p != '\r')
+			while (ps->p < ps->end && *ps->p != '\n' &&
+			    *ps->p != '\r')
 				ps->p++;
 		} else
 			return 0;
@@ -330,7 +333,8 @@ skip_long(struct parser *ps, int level, int keep)
 			    "comment");
 		}
 		if (c == ']') {
-			for (i = 0; i < level && peek(ps, 1 + (size_t)i) == '='; i++)
+			for (i = 0; i < level &&
+			    peek(ps, 1 + (size_t)i) == '='; i++)
 				;
 			if (i == level && peek(ps, 1 + (size_t)level) == ']') {
 				ps->p += (size_t)level + 2;
@@ -426,7 +430,8 @@ escape(struct parser *ps)
 			ps->p++;
 		}
 		if (d > 255)
-			return fail(ps, "decimal escape \\%d is larger than 255", d);
+			return fail(ps, "decimal escape \\%d is larger than "
+			    "255", d);
 		sbuf_byte(ps, d);
 		return 0;
 	}
@@ -543,7 +548,7 @@ numeral(struct parser *ps, int negative, struct lua_value *v)
 		for (size_t i = 0; i < n; i++) {
 			unsigned dg = (unsigned)(buf[i] - '0');
 			if (u > (UINT64_MAX - dg) / 10) {
-				isfloat = 1;	/* Lua: too large, a float */
+				isfloat = 1;	/* Lua: a float then */
 				break;
 			}
 			u = u * 10 + dg;
@@ -561,7 +566,7 @@ numeral(struct parser *ps, int negative, struct lua_value *v)
 			return 0;
 		}
 	}
-	/* Only digits, one '.', e and a sign got here; strtod checks the rest. */
+	/* Only digits, '.', e and signs got here; strtod checks the order. */
 	errno = 0;
 	d = strtod(buf, &endp);
 	if (endp != buf + n || (n == 1 && buf[0] == '.'))
@@ -644,7 +649,8 @@ is_keyword(const char *s, size_t n)
 }
 
 static void
-push_field(struct parser *ps, const struct lua_value *k, const struct lua_value *v)
+push_field(struct parser *ps, const struct lua_value *k,
+    const struct lua_value *v)
 {
 	if (ps->sp == ps->scap) {
 		size_t cap = ps->scap ? ps->scap * 2 : 64;
@@ -673,9 +679,11 @@ key_cmp(const void *a, const void *b)
 		return x->boolean - y->boolean;
 	case LUA_T_NUMBER:
 		if (x->is_integer && y->is_integer)
-			return x->integer < y->integer ? -1 : x->integer > y->integer;
+			return x->integer < y->integer ? -1 :
+			    x->integer > y->integer;
+		/* An integer and a float are never equal: see fix_key(). */
 		if (x->is_integer != y->is_integer)
-			return x->is_integer ? -1 : 1;	/* never equal: see fix_key */
+			return x->is_integer ? -1 : 1;
 		return x->number < y->number ? -1 : x->number > y->number;
 	case LUA_T_STRING:
 		r = memcmp(x->str, y->str, x->len < y->len ? x->len : y->len);
@@ -734,15 +742,15 @@ close_table(struct parser *ps, size_t from, struct lua_value *t)
 	qsort(order, n, sizeof *order, key_cmp);
 	for (i = 1; i < n && dup < 0; i++)
 		if (key_cmp(&order[i - 1], &order[i]) == 0)
-			dup = (int)(order[i] > order[i - 1] ? order[i] - t->fields :
-			    order[i - 1] - t->fields);
+			dup = (int)(order[i] > order[i - 1] ?
+			    order[i] - t->fields : order[i - 1] - t->fields);
 	if (dup >= 0) {
 		const struct lua_value *k = &t->fields[dup].key;
 		ps->line = t->fields[dup].value.line;
 		free(order);
 		if (k->type == LUA_T_STRING)
-			return fail(ps, "key \"%.64s\" appears twice in one table",
-			    k->str);
+			return fail(ps, "key \"%.64s\" appears twice in one "
+			    "table", k->str);
 		if (k->type == LUA_T_NUMBER && k->is_integer)
 			return fail(ps, "key [%lld] appears twice in one table",
 			    (long long)k->integer);
@@ -761,7 +769,8 @@ table(struct parser *ps, struct lua_value *t)
 	int level, c;
 
 	if (++ps->depth > ps->lim->max_depth)
-		return fail(ps, "tables nested deeper than %u", ps->lim->max_depth);
+		return fail(ps, "tables nested deeper than %u",
+		    ps->lim->max_depth);
 	ps->p++;	/* '{' */
 	for (;;) {
 		if (skip_ws(ps) == -1)
@@ -771,7 +780,8 @@ table(struct parser *ps, struct lua_value *t)
 		memset(&k, 0, sizeof k);
 		memset(&v, 0, sizeof v);
 		k.line = ps->line;
-		if (peek(ps, 0) == '[' && (level = long_bracket_level(ps)) < 0) {
+		level = long_bracket_level(ps);
+		if (peek(ps, 0) == '[' && level < 0) {
 			/* [key] = value */
 			ps->p++;
 			if (skip_ws(ps) == -1 || value(ps, &k) == -1 ||
@@ -961,7 +971,8 @@ parse_items(struct parser *ps, size_t *cap)
 		if (peek(ps, 0) != '(')
 			return unexpected(ps, "'(' after item");
 		ps->p++;
-		if (skip_ws(ps) == -1 || value(ps, &v) == -1 || skip_ws(ps) == -1)
+		if (skip_ws(ps) == -1 || value(ps, &v) == -1 ||
+		    skip_ws(ps) == -1)
 			return -1;
 		if (peek(ps, 0) != ')')
 			return unexpected(ps, "')' closing item(");
@@ -1053,7 +1064,8 @@ lua_get_index(const struct lua_value *t, int64_t idx)
 		return NULL;
 	for (size_t i = 0; i < t->nfields; i++) {
 		const struct lua_value *k = &t->fields[i].key;
-		if (k->type == LUA_T_NUMBER && k->is_integer && k->integer == idx)
+		if (k->type == LUA_T_NUMBER && k->is_integer &&
+		    k->integer == idx)
 			return &t->fields[i].value;
 	}
 	return NULL;

@@ -32,14 +32,17 @@ struct lua_field;
 
 struct lua_value {
 	enum lua_type	 type;
-	unsigned	 line;		/* where the value starts (1-based) */
+	unsigned	 line;		/* where it starts, from 1 */
 	int		 boolean;	/* LUA_T_BOOLEAN: 0 or 1 */
-	int		 is_integer;	/* LUA_T_NUMBER: Lua's integer subtype */
-	int64_t		 integer;	/* ... its value when is_integer */
-	double		 number;	/* LUA_T_NUMBER: always set */
-	const char	*str;		/* LUA_T_STRING: NUL-terminated, but */
-	size_t		 len;		/* may hold NUL bytes: len counts all */
-	struct lua_field *fields;	/* LUA_T_TABLE: entries in file order */
+	/* LUA_T_NUMBER: number always; integer too for Lua's integers */
+	int		 is_integer;
+	int64_t		 integer;
+	double		 number;
+	/* LUA_T_STRING: NUL-terminated, but may hold NULs: len counts all */
+	const char	*str;
+	size_t		 len;
+	/* LUA_T_TABLE: the entries in file order */
+	struct lua_field *fields;
 	size_t		 nfields;
 };
 
@@ -52,15 +55,16 @@ struct lua_field {
 
 struct lua_limits {
 	size_t		 max_input;	/* bytes of the file */
-	unsigned	 max_depth;	/* table nesting; the top table is 1 */
-	size_t		 max_values;	/* values and keys in the whole file */
+	unsigned	 max_depth;	/* nesting; the top table is 1 */
+	size_t		 max_values;	/* values and keys in all */
 };
 /* Prosody's serializer stops at depth 127 itself. */
-#define LUA_DEFAULT_LIMITS	{ (size_t)64 * 1024 * 1024, 128, (size_t)4 * 1024 * 1024 }
+#define LUA_DEFAULT_LIMITS \
+	{ (size_t)64 * 1024 * 1024, 128, (size_t)1024 * 1024 }
 
 enum lua_mode {
 	LUA_MODE_RETURN,	/* "return <value>" with an optional ';' */
-	LUA_MODE_ITEMS		/* zero or more "item(<value>)" with optional ';' */
+	LUA_MODE_ITEMS		/* any number of "item(<value>)" [';'] */
 };
 
 struct lua_doc;
@@ -89,7 +93,7 @@ const struct lua_value *lua_get_bool(const struct lua_value *t, int b);
 /* The string as a C string, or NULL if v is not a string or holds a NUL
  * byte (such a string cannot name anything in xmppd). */
 const char	*lua_cstr(const struct lua_value *v);
-/* v is a number with an integer value (2 and 2.0 alike): 1 with *out, else 0. */
+/* v is a number with an integer value (2 and 2.0 alike): 1 with *out. */
 int		 lua_is_int(const struct lua_value *v, int64_t *out);
 int		 lua_is_table(const struct lua_value *v);
 const char	*lua_type_name(enum lua_type);

@@ -1013,7 +1013,8 @@ def test_import_refused_while_running_and_usage():
                 ((src, '--host', 'elsewhere.example'), 1, 'not an enabled [host]'),
                 ((os.path.join(srv.tmp, 'missing'),), 1, 'No such file or directory'),
                 ((srv.config_path,), 1, 'not a directory'),
-                ((srv.tmp,), 1, 'holds no Prosody data for any enabled [host]')):
+                ((srv.tmp,), 1, 'holds no Prosody data for any enabled [host]'),
+                ((srv.data_path + '/',), 1, "is xmppd's data_path too")):
             r = srv.cli('import-prosody', *args)
             assert r.returncode == code, (args, r.returncode, r.stdout, r.stderr)
             assert text in r.stderr, (args, r.stderr)

@@ -62,14 +62,16 @@ put_value(struct buf *b, const struct lua_value *v)
 		break;
 	case LUA_T_NUMBER:
 		if (v->is_integer)
-			snprintf(num, sizeof num, "%lld", (long long)v->integer);
+			snprintf(num, sizeof num, "%lld",
+			    (long long)v->integer);
 		else if (isnan(v->number))
 			snprintf(num, sizeof num, "(0/0)");
 		else if (isinf(v->number))
-			snprintf(num, sizeof num, v->number > 0 ? "(1/0)" : "(-1/0)");
+			snprintf(num, sizeof num, v->number > 0 ? "(1/0)" :
+			    "(-1/0)");
 		else
 			snprintf(num, sizeof num, "%.17g", v->number);
-		/* "%.17g" may print an integral float without a '.': keep it a float. */
+		/* "%.17g" may print a float without '.': keep it a float. */
 		if (!v->is_integer && isfinite(v->number) &&
 		    strpbrk(num, ".en") == NULL)
 			strncat(num, ".0", sizeof num - strlen(num) - 1);
@@ -130,7 +132,8 @@ walk(const struct lua_value *v, unsigned maxline)
 	check(v->line >= 1 && v->line <= maxline);
 	if (v->type == LUA_T_STRING) {
 		check(v->str != NULL && v->str[v->len] == '\0');
-		check((lua_cstr(v) != NULL) == (memchr(v->str, 0, v->len) == NULL));
+		check((lua_cstr(v) != NULL) ==
+		    (memchr(v->str, 0, v->len) == NULL));
 	}
 	if (v->type == LUA_T_TABLE)
 		for (size_t i = 0; i < v->nfields; i++) {
@@ -156,7 +159,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	for (size_t i = 0; i < size; i++)
 		lines += data[i] == '\n' || data[i] == '\r';
-	d = lua_parse((const char *)data, size, mode, &lim, err, sizeof err, &line);
+	d = lua_parse((const char *)data, size, mode, &lim, err, sizeof err,
+	    &line);
 	if (d == NULL) {
 		check(err[0] != '\0' && line <= lines);
 		return 0;
@@ -164,9 +168,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&b, 1 << 24);
 	for (size_t i = 0; i < lua_doc_count(d); i++) {
 		walk(lua_doc_value(d, i), lines);
-		check(buf_addstr(&b, mode == LUA_MODE_ITEMS ? "item(" : "return ") == 0);
+		check(buf_addstr(&b, mode == LUA_MODE_ITEMS ? "item(" :
+		    "return ") == 0);
 		put_value(&b, lua_doc_value(d, i));
-		check(buf_addstr(&b, mode == LUA_MODE_ITEMS ? ");\n" : ";\n") == 0);
+		check(buf_addstr(&b, mode == LUA_MODE_ITEMS ? ");\n" :
+		    ";\n") == 0);
 	}
 	/* Written out by us the data takes more bytes, and keys for positional
 	 * entries count as values. */

@@ -19,7 +19,8 @@ static char errbuf[256];
 static unsigned errline;
 
 static struct lua_doc *
-parse_n(const char *s, size_t n, enum lua_mode mode, const struct lua_limits *lim)
+parse_n(const char *s, size_t n, enum lua_mode mode,
+    const struct lua_limits *lim)
 {
 	char *copy = xmalloc(n ? n : 1);
 	struct lua_doc *d;
@@ -46,7 +47,7 @@ ret(const char *s, struct lua_doc **d)
 
 /* Expect s to fail in mode with a message containing want, on line. */
 static void
-bad(const char *s, enum lua_mode mode, const char *want, unsigned line)
+bad_in(enum lua_mode mode, const char *s, const char *want, unsigned line)
 {
 	struct lua_doc *d = parse(s, mode);
 
@@ -58,6 +59,19 @@ bad(const char *s, enum lua_mode mode, const char *want, unsigned line)
 	    line);
 }
 
+/* ... as a .dat file, and as a .list file. */
+static void
+bad(const char *s, const char *want, unsigned line)
+{
+	bad_in(LUA_MODE_RETURN, s, want, line);
+}
+
+static void
+bad_list(const char *s, const char *want, unsigned line)
+{
+	bad_in(LUA_MODE_ITEMS, s, want, line);
+}
+
 static void
 test_prosody_files(void)
 {
@@ -65,9 +79,11 @@ test_prosody_files(void)
 	static const char account[] =
 	    "return {\n"
 	    "\t[\"iteration_count\"] = 10000;\n"
-	    "\t[\"server_key\"] = \"d7bd8dc7316894d5619f3ad3049b959a510f0246\";\n"
+	    "\t[\"server_key\"] = "
+	    "\"d7bd8dc7316894d5619f3ad3049b959a510f0246\";\n"
 	    "\t[\"salt\"] = \"095a7200-3ae5-4e6c-8e0e-d37929509366\";\n"
-	    "\t[\"stored_key\"] = \"c2b6ee4bbafb866d96f7ac7751671774033a5a89\";\n"
+	    "\t[\"stored_key\"] = "
+	    "\"c2b6ee4bbafb866d96f7ac7751671774033a5a89\";\n"
 	    "};\n";
 	static const char roster[] =
 	    "return {\n"
@@ -114,13 +130,15 @@ test_prosody_files(void)
 	T_EQ_INT(v ? v->nfields : 0, 4);
 	T_EXPECT(lua_is_int(lua_get(v, "iteration_count"), &i) && i == 10000,
 	    "iteration_count");
-	T_EQ_STR(lua_cstr(lua_get(v, "salt")), "095a7200-3ae5-4e6c-8e0e-d37929509366");
+	T_EQ_STR(lua_cstr(lua_get(v, "salt")),
+	    "095a7200-3ae5-4e6c-8e0e-d37929509366");
 	T_EQ_STR(lua_cstr(lua_get(v, "stored_key")),
 	    "c2b6ee4bbafb866d96f7ac7751671774033a5a89");
 	T_EQ_INT(lua_get(v, "salt") ? lua_get(v, "salt")->line : 0, 4);
 	T_EXPECT(lua_get(v, "password") == NULL, "no password");
 	/* The file order is kept. */
-	T_EQ_STR(v && v->nfields == 4 ? v->fields[1].key.str : NULL, "server_key");
+	T_EQ_STR(v && v->nfields == 4 ? v->fields[1].key.str : NULL,
+	    "server_key");
 	lua_doc_free(d);
 
 	v = ret(roster, &d);
@@ -147,14 +165,15 @@ test_prosody_files(void)
 	m = lua_get_index(v, 1);
 	T_EQ_STR(lua_cstr(lua_get(m, "name")), "body");
 	T_EQ_STR(lua_cstr(lua_get_index(m, 1)), "hello 1");
-	T_EXPECT(lua_is_table(lua_get(m, "attr")) && lua_get(m, "attr")->nfields == 0,
-	    "empty attr table");
+	T_EXPECT(lua_is_table(lua_get(m, "attr")) &&
+	    lua_get(m, "attr")->nfields == 0, "empty attr table");
 	T_EQ_STR(lua_cstr(lua_get(lua_get(v, "attr"), "xml:lang")), "en");
-	T_EQ_STR(lua_cstr(lua_get(lua_get(v, "attr"), "http://example.org/ns\001a")),
-	    "x");
+	T_EQ_STR(lua_cstr(lua_get(lua_get(v, "attr"),
+	    "http://example.org/ns\001a")), "x");
 	v = lua_doc_value(d, 1);
 	T_EQ_INT(v ? v->line : 0, 14);
-	T_EQ_STR(lua_cstr(lua_get_index(v, 1)), "Alice Liddell \xc3\x84\xc3\x9f");
+	T_EQ_STR(lua_cstr(lua_get_index(v, 1)),
+	    "Alice Liddell \xc3\x84\xc3\x9f");
 	m = lua_get(v, "when");
 	T_EXPECT(m != NULL && !m->is_integer && m->number == 1795631838.25,
 	    "fractional when");
@@ -170,10 +189,11 @@ test_strings(void)
 	struct lua_doc *d;
 
 	v = ret("return \"\\a\\b\\f\\n\\r\\t\\v\\\\\\\"\\'\"", &d);
-	T_EXPECT(v && v->len == 10 && memcmp(v->str, "\a\b\f\n\r\t\v\\\"'", 10) == 0,
-	    "simple escapes");
+	T_EXPECT(v && v->len == 10 &&
+	    memcmp(v->str, "\a\b\f\n\r\t\v\\\"'", 10) == 0, "simple escapes");
 	lua_doc_free(d);
-	v = ret("return '\\65\\066\\0677\\x41\\x7a\\u{48}\\u{20AC}\\u{1F600}'", &d);
+	v = ret("return '\\65\\066\\0677\\x41\\x7a\\u{48}\\u{20AC}"
+	    "\\u{1F600}'", &d);
 	T_EXPECT(v && v->len == 14 && memcmp(v->str,
 	    "AB\x43" "7Az" "H\xe2\x82\xac\xf0\x9f\x98\x80", 14) == 0,
 	    "decimal, hex and \\u escapes: %s", errbuf);
@@ -188,11 +208,13 @@ test_strings(void)
 	T_EXPECT(lua_cstr(v) == NULL, "no C string with a NUL");
 	lua_doc_free(d);
 	v = ret("return \"\"", &d);
-	T_EXPECT(v && v->len == 0 && lua_cstr(v) && *lua_cstr(v) == '\0', "empty");
+	T_EXPECT(v && v->len == 0 && lua_cstr(v) && *lua_cstr(v) == '\0',
+	    "empty");
 	lua_doc_free(d);
-	/* Raw bytes are kept as they are (Prosody escapes them, others may not). */
+	/* Raw bytes are kept (Prosody escapes them, others may not). */
 	v = ret("return '\xff\x01'", &d);
-	T_EXPECT(v && v->len == 2 && (unsigned char)v->str[0] == 0xff, "raw bytes");
+	T_EXPECT(v && v->len == 2 && (unsigned char)v->str[0] == 0xff,
+	    "raw bytes");
 	lua_doc_free(d);
 
 	/* Long strings: first newline dropped, line breaks become "\n". */
@@ -259,7 +281,8 @@ test_numbers(void)
 			T_EXPECT(v->integer == cases[k].i, "%s: %lld", src,
 			    (long long)v->integer);
 		else
-			T_EXPECT(v->number == cases[k].d, "%s: %.17g", src, v->number);
+			T_EXPECT(v->number == cases[k].d, "%s: %.17g", src,
+			    v->number);
 		lua_doc_free(d);
 	}
 	v = ret("return (1/0)", &d);
@@ -275,7 +298,8 @@ test_numbers(void)
 	T_EXPECT(v && isnan(v->number) && !lua_is_int(v, NULL), "(0/0)");
 	lua_doc_free(d);
 	v = ret("return 2.0", &d);
-	T_EXPECT(v && !v->is_integer && lua_is_int(v, NULL), "2.0 has an integer value");
+	T_EXPECT(v && !v->is_integer && lua_is_int(v, NULL),
+	    "2.0 has an integer value");
 	lua_doc_free(d);
 	v = ret("return 1e300", &d);
 	T_EXPECT(v && !lua_is_int(v, NULL), "1e300 does not fit an integer");
@@ -316,8 +340,8 @@ test_tables(void)
 	v = ret("-- a comment\nreturn --[[ block\n comment ]] { --[==[ x ]==]\n"
 	    "a = 1; -- trailing\n--[ not long\n b = 2 }; -- end", &d);
 	T_EXPECT(v != NULL, "comments: %s (line %u)", errbuf, errline);
-	T_EXPECT(lua_get(v, "a") && lua_get(v, "b") && lua_get(v, "b")->line == 6,
-	    "entries after comments");
+	T_EXPECT(lua_get(v, "a") && lua_get(v, "b") &&
+	    lua_get(v, "b")->line == 6, "entries after comments");
 	lua_doc_free(d);
 
 	/* Lookups tolerate the wrong types. */
@@ -341,22 +365,26 @@ test_list_files(void)
 	T_EXPECT(d != NULL && lua_doc_count(d) == 0, "empty list file");
 	lua_doc_free(d);
 	/* A failed append leaves spaces (util.datamanager's atomic_append). */
-	d = parse("item({1});\n              \nitem ( 2 ) item\n{3}", LUA_MODE_ITEMS);
+	d = parse("item({1});\n        \nitem ( 2 ) item\n{3}", LUA_MODE_ITEMS);
 	T_EXPECT(d == NULL, "item{...} is not the call form we accept");
 	lua_doc_free(d);
-	d = parse("item({1});\n              \nitem ( 2 )item('x');;\n", LUA_MODE_ITEMS);
+	d = parse("item({1});\n        \nitem ( 2 )item('x');;\n",
+	    LUA_MODE_ITEMS);
 	T_EXPECT(d != NULL && lua_doc_count(d) == 3, "three items: %s", errbuf);
 	T_EXPECT(lua_cstr(lua_doc_value(d, 2)) != NULL, "third is a string");
 	lua_doc_free(d);
 	d = parse("return 1", LUA_MODE_ITEMS);
-	T_EXPECT(d == NULL && strstr(errbuf, "item(") != NULL, "return in a list");
+	T_EXPECT(d == NULL && strstr(errbuf, "item(") != NULL,
+	    "return in a list");
 	lua_doc_free(d);
 	d = parse("item(1)", LUA_MODE_RETURN);
-	T_EXPECT(d == NULL && strstr(errbuf, "return") != NULL, "item in a .dat");
+	T_EXPECT(d == NULL && strstr(errbuf, "return") != NULL,
+	    "item in a .dat");
 	lua_doc_free(d);
 	/* A length shorter than the buffer is honoured. */
 	d = parse_n("return 12345", 10, LUA_MODE_RETURN, NULL);
-	T_EXPECT(d != NULL && lua_doc_value(d, 0)->integer == 123, "prefix only");
+	T_EXPECT(d != NULL && lua_doc_value(d, 0)->integer == 123,
+	    "prefix only");
 	lua_doc_free(d);
 }
 
@@ -365,59 +393,59 @@ test_malformed(void)
 {
 	struct lua_doc *d;
 
-	bad("", LUA_MODE_RETURN, "empty file", 1);
-	bad("  \n -- only a comment\n", LUA_MODE_RETURN, "empty file", 3);
-	bad("return", LUA_MODE_RETURN, "expected a value, found end of file", 1);
-	bad("returnx {}", LUA_MODE_RETURN, "expected \"return\"", 1);
-	bad("{}", LUA_MODE_RETURN, "expected \"return\"", 1);
-	bad("return {} {}", LUA_MODE_RETURN, "the end of the file after the value", 1);
-	bad("return {};;", LUA_MODE_RETURN, "the end of the file after", 1);
-	bad("return {\n\t[\"a\"] = \"x;\n};\n", LUA_MODE_RETURN, "unfinished string", 2);
-	bad("return \"abc", LUA_MODE_RETURN, "unfinished string", 1);
-	bad("return {\n[[abc\n", LUA_MODE_RETURN, "unfinished long string", 2);
-	bad("--[[ never closed\n\nreturn 1", LUA_MODE_RETURN, "unfinished long comment", 1);
-	bad("return {\n a = 1\n b = 2 }", LUA_MODE_RETURN, "expected ',', ';' or '}'", 3);
-	bad("return { a = 1,", LUA_MODE_RETURN, "expected a value, found end of file", 1);
-	bad("return { [\"a\" = 1 }", LUA_MODE_RETURN, "']' after a key", 1);
-	bad("return { [\"a\"] 1 }", LUA_MODE_RETURN, "'=' after a key", 1);
-	bad("return { [\"a\"] == 1 }", LUA_MODE_RETURN, "'=' after a key", 1);
-	bad("return { a }", LUA_MODE_RETURN, "'=' after a name", 1);
-	bad("return { true = 1 }", LUA_MODE_RETURN, "expected ',', ';' or '}'", 1);
-	bad("return os.execute('rm -rf /')", LUA_MODE_RETURN, "unexpected name 'os'", 1);
-	bad("return { f = function() end }", LUA_MODE_RETURN, "unexpected name 'function'", 1);
-	bad("return {\n\n x = y }", LUA_MODE_RETURN, "unexpected name 'y'", 3);
-	bad("return 1 + 2", LUA_MODE_RETURN, "after the value", 1);
-	bad("return (2/0)", LUA_MODE_RETURN, "expressions are not data", 1);
-	bad("return - x", LUA_MODE_RETURN, "a number after '-'", 1);
-	bad("return 1e", LUA_MODE_RETURN, "malformed number", 1);
-	bad("return 0x", LUA_MODE_RETURN, "malformed number", 1);
-	bad("return 3x", LUA_MODE_RETURN, "malformed number", 1);
-	bad("return 1..2", LUA_MODE_RETURN, "malformed number", 1);
-	bad("return 0x1p4", LUA_MODE_RETURN, "malformed number", 1);
-	bad("return 11111111111111111111111111111111111111111111111111111111111111111",
-	    LUA_MODE_RETURN, "numeral too long", 1);
-	bad("return \"\\q\"", LUA_MODE_RETURN, "invalid escape", 1);
-	bad("return \"\\x4\"", LUA_MODE_RETURN, "two hexadecimal digits", 1);
-	bad("return \"\\256\"", LUA_MODE_RETURN, "larger than 255", 1);
-	bad("return \"\\u{110000}\"", LUA_MODE_RETURN, "beyond U+10FFFF", 1);
-	bad("return \"\\u{41\"", LUA_MODE_RETURN, "closing '}'", 1);
-	bad("return \"\\u41\"", LUA_MODE_RETURN, "\\u needs", 1);
-	bad("return \"ab\\", LUA_MODE_RETURN, "unfinished string", 1);
-	bad("return \"a\nb\"", LUA_MODE_RETURN, "unfinished string", 1);
-	bad("return { [nil] = 1 }", LUA_MODE_RETURN, "nil cannot be a table key", 1);
-	bad("return { [(0/0)] = 1 }", LUA_MODE_RETURN, "NaN cannot be a table key", 1);
-	bad("return { [{}] = 1 }", LUA_MODE_RETURN, "a table cannot be a table key", 1);
-	bad("return {\n[\"k\"] = 1;\n[\"k\"] = 2 }", LUA_MODE_RETURN,
+	bad("", "empty file", 1);
+	bad("  \n -- only a comment\n", "empty file", 3);
+	bad("return", "expected a value, found end of file", 1);
+	bad("returnx {}", "expected \"return\"", 1);
+	bad("{}", "expected \"return\"", 1);
+	bad("return {} {}", "the end of the file after the value", 1);
+	bad("return {};;", "the end of the file after", 1);
+	bad("return {\n\t[\"a\"] = \"x;\n};\n", "unfinished string", 2);
+	bad("return \"abc", "unfinished string", 1);
+	bad("return {\n[[abc\n", "unfinished long string", 2);
+	bad("--[[ never closed\n\nreturn 1", "unfinished long comment", 1);
+	bad("return {\n a = 1\n b = 2 }", "expected ',', ';' or '}'", 3);
+	bad("return { a = 1,", "expected a value, found end of file", 1);
+	bad("return { [\"a\" = 1 }", "']' after a key", 1);
+	bad("return { [\"a\"] 1 }", "'=' after a key", 1);
+	bad("return { [\"a\"] == 1 }", "'=' after a key", 1);
+	bad("return { a }", "'=' after a name", 1);
+	bad("return { true = 1 }", "expected ',', ';' or '}'", 1);
+	bad("return os.execute('rm -rf /')", "unexpected name 'os'", 1);
+	bad("return { f = function() end }", "unexpected name 'function'", 1);
+	bad("return {\n\n x = y }", "unexpected name 'y'", 3);
+	bad("return 1 + 2", "after the value", 1);
+	bad("return (2/0)", "expressions are not data", 1);
+	bad("return - x", "a number after '-'", 1);
+	bad("return 1e", "malformed number", 1);
+	bad("return 0x", "malformed number", 1);
+	bad("return 3x", "malformed number", 1);
+	bad("return 1..2", "malformed number", 1);
+	bad("return 0x1p4", "malformed number", 1);
+	bad("return 1111111111111111111111111111111111111111111111111111111111"
+	    "1111111", "numeral too long", 1);
+	bad("return \"\\q\"", "invalid escape", 1);
+	bad("return \"\\x4\"", "two hexadecimal digits", 1);
+	bad("return \"\\256\"", "larger than 255", 1);
+	bad("return \"\\u{110000}\"", "beyond U+10FFFF", 1);
+	bad("return \"\\u{41\"", "closing '}'", 1);
+	bad("return \"\\u41\"", "\\u needs", 1);
+	bad("return \"ab\\", "unfinished string", 1);
+	bad("return \"a\nb\"", "unfinished string", 1);
+	bad("return { [nil] = 1 }", "nil cannot be a table key", 1);
+	bad("return { [(0/0)] = 1 }", "NaN cannot be a table key", 1);
+	bad("return { [{}] = 1 }", "a table cannot be a table key", 1);
+	bad("return {\n[\"k\"] = 1;\n[\"k\"] = 2 }",
 	    "key \"k\" appears twice", 3);
-	bad("return { k = 1, [\"k\"] = 2 }", LUA_MODE_RETURN, "appears twice", 1);
-	bad("return { \"a\", [1] = \"b\" }", LUA_MODE_RETURN, "key [1] appears twice", 1);
-	bad("return { [2.0] = 1, [2] = 1 }", LUA_MODE_RETURN, "key [2] appears twice", 1);
-	bad("return { [true] = 1, [true] = 2 }", LUA_MODE_RETURN, "a key appears twice", 1);
-	bad("item({}", LUA_MODE_ITEMS, "')' closing item(", 1);
-	bad("item{}", LUA_MODE_ITEMS, "'(' after item", 1);
-	bad("item({});\nitems({})", LUA_MODE_ITEMS, "expected \"item(\"", 2);
-	bad("item({});\nreturn {}", LUA_MODE_ITEMS, "expected \"item(\"", 2);
-	bad("return \x01", LUA_MODE_RETURN, "found byte 0x01", 1);
+	bad("return { k = 1, [\"k\"] = 2 }", "appears twice", 1);
+	bad("return { \"a\", [1] = \"b\" }", "key [1] appears twice", 1);
+	bad("return { [2.0] = 1, [2] = 1 }", "key [2] appears twice", 1);
+	bad("return { [true] = 1, [true] = 2 }", "a key appears twice", 1);
+	bad_list("item({}", "')' closing item(", 1);
+	bad_list("item{}", "'(' after item", 1);
+	bad_list("item({});\nitems({})", "expected \"item(\"", 2);
+	bad_list("item({});\nreturn {}", "expected \"item(\"", 2);
+	bad("return \x01", "found byte 0x01", 1);
 	/* A NUL byte between tokens is no white space. */
 	d = parse_n("return {\"a\"\0}", 13, LUA_MODE_RETURN, NULL);
 	T_EXPECT(d == NULL && strstr(errbuf, "found byte 0x00") != NULL,
@@ -437,18 +465,20 @@ test_limits(void)
 	T_EXPECT(d != NULL, "depth 3 is allowed: %s", errbuf);
 	lua_doc_free(d);
 	d = parse_n("return {{{{}}}}", 15, LUA_MODE_RETURN, &lim);
-	T_EXPECT(d == NULL && strstr(errbuf, "nested deeper than 3"), "depth 4: %s",
-	    errbuf);
+	T_EXPECT(d == NULL && strstr(errbuf, "nested deeper than 3"),
+	    "depth 4: %s", errbuf);
 	lua_doc_free(d);
 	/* 10 values: the table, five keys... */
 	d = parse_n("return {1,2,3,4,5,6,7,8,9}", 26, LUA_MODE_RETURN, &lim);
 	T_EXPECT(d != NULL, "10 values: %s", errbuf);
 	lua_doc_free(d);
 	d = parse_n("return {1,2,3,4,5,6,7,8,9,0}", 28, LUA_MODE_RETURN, &lim);
-	T_EXPECT(d == NULL && strstr(errbuf, "more than 10 values"), "11 values");
+	T_EXPECT(d == NULL && strstr(errbuf, "more than 10 values"),
+	    "11 values");
 	lua_doc_free(d);
 	d = parse_n("return {a=1,b=2,c=3,d=4,e=5}", 28, LUA_MODE_RETURN, &lim);
-	T_EXPECT(d == NULL && strstr(errbuf, "more than 10 values"), "keys count");
+	T_EXPECT(d == NULL && strstr(errbuf, "more than 10 values"),
+	    "keys count");
 	lua_doc_free(d);
 	deep = xmalloc(2048);
 	memset(deep, ' ', 2048);
@@ -468,8 +498,8 @@ test_limits(void)
 	memcpy(deep, "return ", 7);
 	memset(deep + 7, '{', n);
 	d = parse_n(deep, n + 7, LUA_MODE_RETURN, NULL);
-	T_EXPECT(d == NULL && strstr(errbuf, "nested deeper than 128"), "flood: %s",
-	    errbuf);
+	T_EXPECT(d == NULL && strstr(errbuf, "nested deeper than 128"),
+	    "flood: %s", errbuf);
 	lua_doc_free(d);
 	free(deep);
 }
@@ -508,12 +538,13 @@ test_garbage(void)
 			if (((seed >> 8) & 31) == 0)
 				break;
 		}
-		d = parse_n(buf, n, round & 1 ? LUA_MODE_ITEMS : LUA_MODE_RETURN,
-		    NULL);
+		d = parse_n(buf, n, round & 1 ? LUA_MODE_ITEMS :
+		    LUA_MODE_RETURN, NULL);
 		if (d == NULL) {
-			T_EXPECT(errbuf[0] != '\0', "round %d: no reason", round);
-			T_EXPECT(errline >= 1 && errline <= lines, "round %d: line "
-			    "%u of %zu", round, errline, lines);
+			T_EXPECT(errbuf[0] != '\0', "round %d: no reason",
+			    round);
+			T_EXPECT(errline >= 1 && errline <= lines, "round %d: "
+			    "line %u of %zu", round, errline, lines);
 		}
 		lua_doc_free(d);
 	}
