@@ -514,7 +514,7 @@ conn_send_xml(struct conn *c, const struct xml_node *n, const char *stream_ns)
 static int
 throttled(const struct conn *c)
 {
-	return c->bytes_this_second >= lim.max_bytes_per_second;
+	return !c->unlimited_rate && c->bytes_this_second >= lim.max_bytes_per_second;
 }
 
 static int

@@ -53,6 +53,7 @@ struct conn {
 	int		 can_read, can_write;
 	int		 tls_close_sent;
 	int		 abort_pending;	/* slow consumer: killed after this pass */
+	int		 unlimited_rate; /* not held to max_bytes_per_second (HTTP) */
 	struct tls	*tls;		/* NULL until TLS starts */
 	struct tls_creds *pending_creds; /* for CONN_TLS_PENDING */
 	struct buf	 out;		/* plaintext queued for the peer */

@@ -22,6 +22,8 @@ MODULE(mod_blocklist); MODULE(mod_register); MODULE(mod_motd);
 MODULE(mod_welcome); MODULE(mod_admin_adhoc); MODULE(mod_posix);
 MODULE(mod_carbons); MODULE(mod_csi); MODULE(mod_mam); MODULE(mod_pep);
 MODULE(mod_muc); MODULE(mod_smacks); MODULE(mod_cloud_notify);
+MODULE(mod_http_file_share);
+MODULE(mod_external_services);
 
 /* Filters come first (privacy may drop a stanza before anyone sees it),
  * then the ones that add to stanzas (vcard's photo hash in presence),
@@ -31,7 +33,10 @@ static const struct module *const all_modules[] = {
 	&mod_roster, &mod_presence, &mod_carbons, &mod_csi, &mod_smacks,
 	&mod_disco, &mod_version, &mod_uptime, &mod_time, &mod_ping,
 	&mod_private, &mod_register, &mod_motd, &mod_welcome,
-	&mod_admin_adhoc, &mod_posix, &mod_cloud_notify, &mod_offline,
+	&mod_admin_adhoc, &mod_posix, &mod_cloud_notify,
+	&mod_http_file_share,
+	&mod_external_services,
+	&mod_offline,
 };
 #define NALL	(sizeof all_modules / sizeof all_modules[0])
 static const struct module *table[NALL + 1];

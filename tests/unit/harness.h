@@ -48,5 +48,6 @@ void	test_dns(void);
 void	test_disco(void);
 void	test_luadata(void);
 void	test_muc(void);
+void	test_http(void);
 
 #endif

@@ -24,6 +24,7 @@ static const struct {
 	{ "disco", test_disco },
 	{ "luadata", test_luadata },
 	{ "muc", test_muc },
+	{ "http", test_http },
 };
 
 int
