@@ -225,9 +225,9 @@ def test_max_unauth_per_ip():
         over = raw_from(srv, '127.0.0.2')
         over.send_header()
         assert_refused(over)
-        # Authenticated connections from that address are still allowed up
-        # to the per-address bound (u2 bound, plus two more logins made
-        # from there would need unauth slots: close u1 and u3 first).
+        # Authenticated connections do not count: with the two
+        # unauthenticated ones gone, two more logins from that address fit
+        # (each is unauthenticated for a moment), next to u2.
         u1.finish()
         u3.finish()
         c2 = raw_from(srv, '127.0.0.2')
@@ -242,10 +242,11 @@ def test_max_unauth_per_ip():
 # ---- authentication ----
 
 def test_auth_timeout():
-    """auth_timeout=2: connections that have not finished TLS + SASL + bind
+    """auth_timeout=3: connections that have not finished TLS + SASL + bind
     within it get connection-timeout; a bound session is never timed out
-    by it."""
-    with Server(limits={'auth_timeout': 2}) as srv:
+    by it.  (3 s, not less: alice's and bob's own logins must fit in it on
+    a loaded CI machine running the sanitizer build.)"""
+    with Server(limits={'auth_timeout': 3}) as srv:
         alice, bob = pair(srv)
         t0 = time.monotonic()
         header_only = raw_from(srv, '127.0.0.2')
@@ -259,12 +260,12 @@ def test_auth_timeout():
         assert no_bind.auth_plain('carol', 'carol-pw').tag == SUCCESS
         silent = raw_from(srv, '127.0.0.4')     # not a byte sent
         for r in (header_only, after_tls, no_bind):
-            r.expect_stream_error('connection-timeout', timeout=6)
-        silent.expect_closed_or_stream_error('connection-timeout', timeout=6)
+            r.expect_stream_error('connection-timeout', timeout=8)
+        silent.expect_closed_or_stream_error('connection-timeout', timeout=8)
         dt = time.monotonic() - t0
-        assert 1.5 <= dt <= 6.0, 'timed out after %.1f s (auth_timeout=2)' % dt
+        assert 2.0 <= dt <= 8.0, 'timed out after %.1f s (auth_timeout=3)' % dt
         # alice and bob logged in within the bound and stay.
-        time.sleep(max(0.0, 3.5 - dt))
+        time.sleep(max(0.0, 4.5 - dt))
         chat(alice, bob)
 
 
@@ -310,7 +311,8 @@ def test_auth_failures_per_ip():
             r.starttls()
             el = r.auth_plain(user, pw)
             refused.append((user, sasl_condition(el)))
-            # SCRAM is refused too, at the first step.
+            # The stream stays open; SCRAM on it is refused too, at the
+            # first step.
             el = r.auth_scram(user, pw)
             refused.append((user + ' scram', sasl_condition(el)))
             r.finish()
@@ -318,8 +320,6 @@ def test_auth_failures_per_ip():
                            ('carol scram', 'temporary-auth-failure'),
                            ('alice', 'temporary-auth-failure'),
                            ('alice scram', 'temporary-auth-failure')], refused
-        # temporary-auth-failure does not count as a failure of the stream
-        # itself: a stream may ask again (it stays open).
         # From another address the same accounts work.
         c = raw_from(srv, '127.0.0.3')
         c.login('carol@localhost', 'carol-pw', resource='c')
