@@ -1323,6 +1323,12 @@ resolve(struct xml_parser *p, size_t off, size_t len, size_t colon,
 		return 0;
 	}
 	if (str_is(q, colon, "xml")) {
+		/* xml:lang and friends are attributes; an element in the XML
+		 * namespace cannot be written back out legally (no prefix but
+		 * xml may name that namespace), so it could not be forwarded. */
+		if (elem)
+			return fail(p, BADPFX, "element <%.*s> is in the reserved "
+			    "xml namespace", (int)len, q);
 		*nsi = NSI_XML;
 		return 0;
 	}

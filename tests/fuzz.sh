@@ -1,11 +1,12 @@
-#!/bin/sh
+#!/bin/bash
 # Build and run every libFuzzer target for a bounded time.
 #
 #   tests/fuzz.sh [--quick | --time SECONDS] [--build-only] [TARGET...]
 #
-# Targets (tests/fuzz/fuzz_TARGET.c): xml, jid, sasl, config, c2s; default
-# all of them.  Each runs SECONDS (default 60; --quick: 15) on its seed
-# corpus tests/fuzz/corpus/TARGET (read only) plus a working corpus in
+# Targets: every tests/fuzz/fuzz_TARGET.c (xml, jid, sasl, config, c2s,
+# and whatever else is there); default all of them.  Each runs SECONDS
+# (default 60; --quick: 15) on its seed corpus tests/fuzz/corpus/TARGET
+# (read only) plus a working corpus in
 # tests/fuzz/work/corpus/TARGET that grows from run to run.  Everything
 # built or found goes to tests/fuzz/work/ (git-ignored): objects, binaries,
 # logs/TARGET.log, crashes/TARGET-crash-*.
@@ -32,14 +33,20 @@ while [ $# -gt 0 ]; do
 	--quick) secs=15 ;;
 	--time) shift; secs=${1:?--time needs seconds} ;;
 	--build-only) build_only=1 ;;
-	-h|--help) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+	    exit 0 ;;
 	-*) echo "usage: $0 [--quick | --time SECONDS] [--build-only] [TARGET...]" >&2
 	    exit 2 ;;
 	*) targets="$targets $1" ;;
 	esac
 	shift
 done
-[ -n "$targets" ] || targets="xml jid sasl config c2s"
+if [ -z "$targets" ]; then
+	for f in tests/fuzz/fuzz_*.c; do
+		t=${f#tests/fuzz/fuzz_}
+		targets="$targets ${t%.c}"
+	done
+fi
 
 work=tests/fuzz/work
 mkdir -p "$work/obj/modules" "$work/logs" "$work/crashes" "$work/corpus" "$work/tmp"
@@ -73,7 +80,8 @@ if [ ! -f build/san/libbearssl.a ]; then
 	    { echo "fuzz: FAILED: make build/san/libbearssl.a"; exit 1; }
 fi
 
-# The library sources are the Makefile's: ask it.
+# The library sources are the Makefile's: ask it (make expands $(LIBSRC)).
+# shellcheck disable=SC2016
 libsrc=$(make -s --no-print-directory --eval='fuzz-print-libsrc: ; @echo $(LIBSRC)' \
     fuzz-print-libsrc 2>/dev/null)
 [ -n "$libsrc" ] || { echo "fuzz: FAILED: cannot read LIBSRC from the Makefile"; exit 1; }
@@ -81,6 +89,8 @@ libsrc=$(make -s --no-print-directory --eval='fuzz-print-libsrc: ; @echo $(LIBSR
 INIFLAGS="-DINI_MAX_LINE=1024 -DINI_HANDLER_LINENO=1 -DINI_ALLOW_INLINE_COMMENTS=0 \
 -DINI_ALLOW_MULTILINE=0 -DINI_CALL_HANDLER_ON_NEW_SECTION=1 -DINI_STOP_ON_FIRST_ERROR=1 \
 -DINI_ALLOW_BOM=1 -DINI_USE_STACK=1"
+# The version string keeps its quotes through word splitting on purpose.
+# shellcheck disable=SC2089
 CPPFLAGS="-std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DXMPPD_VERSION=\"fuzz\" -DXMPPD_TEST \
 -I. -Imodules -Ivendor/bearssl-0.6/inc -Ivendor/inih-r59 $INIFLAGS"
 SAN="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -89,6 +99,7 @@ WARN="-Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
 -Wmissing-prototypes -Wno-unused-parameter"
 
 # ---- the library, rebuilt only where sources or headers changed ----
+# shellcheck disable=SC2012
 newest_h=$(ls -t ./*.h modules/*.h vendor/inih-r59/ini.h 2>/dev/null | head -n 1)
 stale=
 for src in $libsrc vendor/inih-r59/ini.c; do
@@ -98,9 +109,9 @@ for src in $libsrc vendor/inih-r59/ini.c; do
 	fi
 done
 if [ -n "$stale" ]; then
-	echo "fuzz: building the library ($(echo $stale | wc -w) file(s))"
+	echo "fuzz: building the library ($(echo "$stale" | wc -w) file(s))"
 	mkdir -p "$work/obj/inih"
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086,SC2090,SC2016
 	if ! printf '%s\n' $stale | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c '
 	    src=$1; shift
 	    o=$(echo "$src" | sed "s|^vendor/inih-r59/|inih/|; s|\.c$|.o|")
@@ -137,7 +148,7 @@ build_target() {
 	if [ "$t" = c2s ]; then
 		# In-process server: libFuzzer without its main, and the loop,
 		# the reaper and the listeners wrapped (see fuzz_c2s.c).
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2086,SC2090
 		$CC $CPPFLAGS $SAN $WARN -fsanitize=fuzzer-no-link -o "$bin" "$src" \
 		    $whole build/san/libbearssl.a "$nomain" -lstdc++ -lm \
 		    -Wl,--wrap=loop_run -Wl,--wrap=conn_reap \
@@ -145,9 +156,9 @@ build_target() {
 		    >"$work/logs/build-$t.log" 2>&1
 	else
 		[ "$t" = config ] || whole=$work/libxmppd.a
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2086,SC2090
 		$CC $CPPFLAGS $SAN $WARN -fsanitize=fuzzer -o "$bin" "$src" \
-		    $whole build/san/libbearssl.a \
+		    $whole build/san/libbearssl.a -lm \
 		    >"$work/logs/build-$t.log" 2>&1
 	fi
 	rc=$?
@@ -174,6 +185,14 @@ options() {
 	esac
 }
 
+crashes_of() {
+	n=0
+	for f in "$work/crashes/$1"-*; do
+		[ -e "$f" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
 failed=0
 for t in $targets; do
 	if ! build_target "$t"; then
@@ -186,27 +205,37 @@ for t in $targets; do
 	mkdir -p "$corpus"
 	[ -d "$seeds" ] || seeds=
 	log=$work/logs/$t.log
-	before=$(ls "$work/crashes" | grep -c "^$t-" || true)
+	before=$(crashes_of "$t")
 	start=$(date +%s)
+	# fuzz_c2s keeps a data_path: in memory when possible (fsync is
+	# cheap there), and removed here even if the target died.
+	c2sdir=$(mktemp -d /dev/shm/xmppd-fuzz.XXXXXX 2>/dev/null ||
+	    mktemp -d "$(pwd)/$work/tmp/c2s.XXXXXX")
 	# shellcheck disable=SC2046,SC2086
-	TMPDIR=$(pwd)/$work/tmp ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+	TMPDIR=$(pwd)/$work/tmp FUZZ_C2S_DIR=$c2sdir \
+	    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 	    timeout -k 10 $((secs + 120)) "$work/fuzz_$t" $(options "$t") \
 	    -max_total_time="$secs" -rss_limit_mb=2560 -print_final_stats=1 \
 	    -artifact_prefix="$work/crashes/$t-" "$corpus" $seeds >"$log" 2>&1
 	rc=$?
+	rm -rf "$c2sdir"
 	dt=$(( $(date +%s) - start ))
-	after=$(ls "$work/crashes" | grep -c "^$t-" || true)
+	after=$(crashes_of "$t")
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | sed 's/cov: //')
 	if [ $rc -eq 0 ] && [ "$after" -eq "$before" ]; then
 		echo "fuzz $t: ok (${runs:-?} runs, cov ${cov:-?}, ${dt} s)"
 	else
 		failed=1
-		art=$(ls -t "$work/crashes" | grep "^$t-" | head -n 1)
+		# shellcheck disable=SC2012
+		art=$(ls -t "$work/crashes/$t"-* 2>/dev/null | head -n 1)
 		why=$(grep -m 1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|fuzz_c2s: ' "$log")
 		echo "fuzz $t: FAILED (exit $rc after ${dt} s): ${why:-see $log}"
-		[ -n "$art" ] && echo "    input: $work/crashes/$art"
-		grep -E '^    #[0-9]+ ' "$log" | head -n 8 | sed 's/^/   /'
+		[ -n "$art" ] && echo "    input: $art"
+		# The frames in our code, not libFuzzer's or libc's.
+		grep -E '^ +#[0-9]+ .* in ' "$log" |
+		    grep -vE 'fuzzer::|sanitizer|libc\.so|pthread|abort|raise' |
+		    head -n 8 | sed 's/^ */      /'
 	fi
 done
 exit $failed

@@ -33,6 +33,9 @@
  *
  * After the data the socket is shut down for writing: the server must
  * close the connection within 5 s (else: abort, a leaked connection).
+ * Everything the server writes, on this connection and on bob's, must be
+ * well-formed XML by our own tokenizer with no element in a reserved
+ * namespace (see check_output()).
  * Accounts changed by the input (register, admin commands) are put back.
  * Bob's session lives across inputs, so routing to a real session, presence
  * and roster pushes are reached; if an input ends it, he logs in again.
@@ -66,6 +69,7 @@
 #include "store.h"
 #include "stream.h"
 #include "util.h"
+#include "xml.h"
 
 int	LLVMFuzzerRunDriver(int *, char ***, int (*)(const uint8_t *, size_t));
 int	__real_loop_run(void);
@@ -108,13 +112,14 @@ struct peer {
 	int		 fd;		/* -1: none */
 	uint64_t	 conn_id;	/* the server's struct conn */
 	struct buf	 rx;
+	struct xml_parser *chk;		/* checks what the server writes */
 };
 
 static int	  g_argc;
 static char	**g_argv;
 static char	  dir[PATH_MAX];
-static struct peer fz = { -1, 0, { NULL, 0, 0, 0, 0 } };
-static struct peer bob = { -1, 0, { NULL, 0, 0, 0, 0 } };
+static struct peer fz = { -1, 0, { NULL, 0, 0, 0, 0 }, NULL };
+static struct peer bob = { -1, 0, { NULL, 0, 0, 0, 0 }, NULL };
 static int	(*stop_when)(void);
 static int64_t	  step_deadline;
 static uint32_t	  next_addr = 1;
@@ -150,6 +155,97 @@ peer_gone(const struct peer *p)
 	return find_conn(p->conn_id) == NULL;
 }
 
+/* ---- what the server writes ---- */
+
+/*
+ * The second oracle (the first is ASan/UBSan): everything the server
+ * writes on a stream must be well-formed, namespace-correct XML that our
+ * own tokenizer takes, and no element may be in the XML or XMLNS
+ * namespace, which no serialization can declare (a client's parser would
+ * drop the stream).  Checked until the stream ends or TLS starts.
+ */
+#define NS_XMLNS	"http://www.w3.org/2000/xmlns/"
+#define NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
+
+static const struct xml_limits out_limits = { 4 << 20, 256, 4096, 4096 };
+
+static int
+reserved_ns(const struct xml_node *n)
+{
+	for (; n != NULL; n = n->next) {
+		if (n->name == NULL)
+			continue;
+		if (strcmp(n->ns, NS_XML) == 0 || strcmp(n->ns, NS_XMLNS) == 0)
+			return 1;
+		if (reserved_ns(n->children))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+checker_stop(struct peer *p)
+{
+	if (p->chk != NULL)
+		xml_parser_free(p->chk);
+	p->chk = NULL;
+}
+
+static void
+checker_start(struct peer *p, const char *header)
+{
+	checker_stop(p);
+	p->chk = xml_parser_new(XML_MODE_STREAM, &out_limits);
+	if (header != NULL && (xml_feed(p->chk, header, strlen(header)) !=
+	    strlen(header) || xml_event(p->chk) != XML_EV_STREAM_OPEN))
+		die("checker: our own header", NULL);
+}
+
+static void
+check_output(struct peer *p, const char *b, size_t n)
+{
+	char why[512];
+
+	if (p->chk == NULL)
+		return;
+	while (n > 0 && p->chk != NULL) {
+		size_t k = xml_feed(p->chk, b, n);
+		struct xml_node *st;
+		int stop = 0, res = 0;
+
+		b += k;
+		n -= k;
+		switch (xml_event(p->chk)) {
+		case XML_EV_NONE:
+		case XML_EV_STREAM_OPEN:
+			break;
+		case XML_EV_STANZA:
+			st = xml_take_stanza(p->chk);
+			res = reserved_ns(st);
+			stop = xml_is(st, "proceed", NS_TLS);
+			xml_arena_free(st->arena);
+			if (res)
+				die("the server wrote an element in a reserved "
+				    "namespace", p);
+			if (stop)
+				checker_stop(p);
+			break;
+		case XML_EV_STREAM_CLOSE:
+			checker_stop(p);
+			break;
+		case XML_EV_ERROR:
+			snprintf(why, sizeof why, "the server wrote bad XML: "
+			    "%s: %s", xml_error(p->chk),
+			    xml_error_detail(p->chk));
+			die(why, p);
+		default:
+			die("checker: unexpected event", p);
+		}
+		if (k == 0 && xml_event(p->chk) == XML_EV_NONE)
+			break;
+	}
+}
+
 /* Read whatever the server wrote to p (kept up to RX_MAX, then dropped). */
 static void
 drain(struct peer *p)
@@ -163,6 +259,7 @@ drain(struct peer *p)
 		if (buf_used(&p->rx) + (size_t)n > RX_MAX)
 			buf_reset(&p->rx);
 		(void)buf_add(&p->rx, b, (size_t)n);
+		check_output(p, b, (size_t)n);
 	}
 }
 
@@ -272,6 +369,7 @@ peer_open(struct peer *p)
 	if (p->rx.data == NULL)
 		buf_init(&p->rx, RX_MAX + 16384);
 	buf_reset(&p->rx);
+	checker_stop(p);
 	return 0;
 }
 
@@ -438,6 +536,19 @@ login(struct peer *p, const struct user *u, const char *resource)
 	if (peer_write(p, msg, (size_t)len) == -1 ||
 	    !run_until(fz_has_want, STEP_MS) || peer_gone(p))
 		die("bind failed", p);
+	/* From here on one stream: check it, from what follows the bind
+	 * result on (under a header like the server's). */
+	{
+		const char *h = buf_head(&p->rx), *e = h + buf_used(&p->rx);
+		const char *j = memmem(h, (size_t)(e - h), "</jid>", 6);
+		const char *q = j ? memmem(j, (size_t)(e - j), "</iq>", 5) : NULL;
+		if (q == NULL)
+			die("bind result", p);
+		q += 5;
+		checker_start(p, "<stream:stream xmlns='jabber:client' "
+		    "xmlns:stream='http://etherx.jabber.org/streams'>");
+		check_output(p, q, (size_t)(e - q));
+	}
 	buf_reset(&p->rx);
 	return 0;
 }
@@ -532,6 +643,8 @@ one_input(const uint8_t *d, size_t n)
 			die("login refused", NULL);
 	} else if (peer_open(&fz) == -1)
 		die("connection refused", NULL);
+	else
+		checker_start(&fz, NULL);
 
 	for (off = 2; off < n && !fz_gone(); off += chunk) {
 		size_t len = n - off < chunk ? n - off : chunk;
@@ -543,6 +656,8 @@ one_input(const uint8_t *d, size_t n)
 	shutdown(fz.fd, SHUT_WR);
 	if (!run_until(fz_gone, CLOSE_MS))
 		die("connection still open 5 s after the client's EOF", &fz);
+	drain(&fz);
+	checker_stop(&fz);
 	peer_close(&fz);
 	restore_accounts();
 	return 0;
@@ -634,7 +749,8 @@ main(int argc, char **argv)
 	    "allow_registration = true\n"
 	    "modules = roster, presence, offline, ping, disco, version, uptime,"
 	    " time, private, vcard, privacy, blocklist, register, motd, welcome,"
-	    " admin_adhoc, posix, carbons, csi\n"
+	    " admin_adhoc, posix, carbons, csi, pep, smacks, cloud_notify, mam,"
+	    " muc\n"
 	    "admins = admin@" HOST "\n"
 	    "motd = Hello & <welcome>\n"
 	    "welcome_message = Welcome!\n"
@@ -656,7 +772,8 @@ main(int argc, char **argv)
 	    "max_bytes_per_second = 1024M\n"
 	    "auth_failures_per_ip = 100000\n"
 	    "[host " HOST "]\n"
-	    "enabled = true\n",
+	    "enabled = true\n"
+	    "muc = conference." HOST "\n",
 	    data, logf != NULL ? logf : "/dev/null", dir, dir);
 	snprintf(path, sizeof path, "%s/xmppd.ini", dir);
 	write_file(path, ini);

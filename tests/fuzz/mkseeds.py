@@ -182,6 +182,50 @@ def c2s_seeds():
              "<inactive xmlns='urn:xmpp:csi:0'/><active xmlns='urn:xmpp:csi:0'/>" +
              "<message to='bob@localhost' type='chat'><body>c</body><private "
              "xmlns='urn:xmpp:carbons:2'/></message>")
+    c2s_post('pep', iq('set', "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish "
+                       "node='urn:xmpp:avatar:metadata'><item id='abc'><metadata "
+                       "xmlns='urn:xmpp:avatar:metadata'><info bytes='1' id='abc' "
+                       "type='image/png'/></metadata></item></publish></pubsub>") +
+             iq('get', "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items "
+                "node='urn:xmpp:avatar:metadata'/></pubsub>", to='alice@localhost', id='q2') +
+             iq('set', "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish "
+                "node='urn:xmpp:bookmarks:1'><item id='r@conference.localhost'><conference "
+                "xmlns='urn:xmpp:bookmarks:1' autojoin='true'/></item></publish>"
+                "<publish-options><x xmlns='jabber:x:data' type='submit'><field "
+                "var='pubsub#access_model'><value>whitelist</value></field></x>"
+                "</publish-options></pubsub>", id='q3') +
+             iq('set', "<pubsub xmlns='http://jabber.org/protocol/pubsub'><retract "
+                "node='urn:xmpp:bookmarks:1'><item id='r@conference.localhost'/></retract>"
+                "</pubsub>", id='q4'))
+    c2s_post('mam', "<message to='bob@localhost' type='chat' id='a1'><body>archived</body>"
+             "</message>" +
+             iq('set', "<query xmlns='urn:xmpp:mam:2' queryid='f'><x xmlns='jabber:x:data' "
+                "type='submit'><field var='FORM_TYPE'><value>urn:xmpp:mam:2</value></field>"
+                "<field var='with'><value>bob@localhost</value></field></x><set "
+                "xmlns='http://jabber.org/protocol/rsm'><max>5</max><before/></set></query>") +
+             iq('get', "<prefs xmlns='urn:xmpp:mam:2'/>", id='q2') +
+             iq('set', "<prefs xmlns='urn:xmpp:mam:2' default='always'><always><jid>"
+                "bob@localhost</jid></always><never/></prefs>", id='q3'))
+    c2s_post('muc', "<presence to='room@conference.localhost/alice'><x "
+             "xmlns='http://jabber.org/protocol/muc'><history maxstanzas='5'/></x></presence>"
+             "<message to='room@conference.localhost' type='groupchat'><body>hello room"
+             "</body></message><message to='room@conference.localhost' type='groupchat'>"
+             "<subject>topic</subject></message>" +
+             iq('get', "<query xmlns='http://jabber.org/protocol/muc#owner'/>",
+                to='room@conference.localhost') +
+             iq('set', "<query xmlns='http://jabber.org/protocol/muc#admin'><item "
+                "nick='bob' role='none'/></query>", to='room@conference.localhost', id='q2') +
+             "<message to='room@conference.localhost'><x xmlns='http://jabber.org/protocol/"
+             "muc#user'><invite to='bob@localhost'/></x></message>" +
+             iq('get', "<query xmlns='http://jabber.org/protocol/disco#items'/>",
+                to='conference.localhost', id='q3') +
+             "<presence to='room@conference.localhost/alice' type='unavailable'/>")
+    c2s_post('smacks', "<enable xmlns='urn:xmpp:sm:3' resume='true'/><r xmlns='urn:xmpp:sm:3'/>"
+             "<message to='bob@localhost'><body>sm</body></message>"
+             "<a xmlns='urn:xmpp:sm:3' h='1'/><a xmlns='urn:xmpp:sm:3' h='999'/>")
+    c2s_post('push', iq('set', "<enable xmlns='urn:xmpp:push:0' jid='push.example.net' "
+                        "node='n1'/>") + iq('set', "<disable xmlns='urn:xmpp:push:0' "
+                                            "jid='push.example.net'/>", id='q2'))
     c2s_post('stream-misc', iq('set', "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>") +
              iq('set', "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>", id='q2') +
              "<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>"
@@ -190,6 +234,11 @@ def c2s_seeds():
     c2s_post('spoof', "<message from='alice@localhost/other' to='bob@localhost'/>")
     c2s_post('starttls-after', "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
     c2s_post('auth-after', "<auth xmlns='%s' mechanism='PLAIN'>AGFsaWNlAGFsaWNlLXB3</auth>" % SASL)
+    # Found by fuzz_xml: an element in the xml: namespace is accepted and
+    # written back as <evil xmlns="http://www.w3.org/XML/1998/namespace"/>,
+    # which the recipient's XML parser must reject.
+    c2s_post('xml-prefix', "<message to='bob@localhost/home' type='chat'><body>x</body>"
+             "<xml:evil/></message><xml:top/>")
     c2s_post('big-body', "<message to='bob@localhost'><body>%s</body></message>" % ('x' * 9000),
              chunk=0xff)
 
@@ -251,6 +300,11 @@ def c2s_dict():
               'jabber:iq:privacy', 'jabber:iq:version', 'jabber:iq:last', 'vcard-temp',
               'urn:xmpp:ping', 'urn:xmpp:time', 'urn:xmpp:blocking', 'urn:xmpp:carbons:2',
               'urn:xmpp:csi:0', 'http://jabber.org/protocol/disco#info',
+              'http://jabber.org/protocol/pubsub', 'urn:xmpp:mam:2', 'urn:xmpp:sm:3',
+              'http://jabber.org/protocol/muc', 'http://jabber.org/protocol/muc#user',
+              'http://jabber.org/protocol/muc#admin', 'http://jabber.org/protocol/muc#owner',
+              'room@conference.localhost', 'conference.localhost', '<publish', '<items',
+              '<retract', '<enable', '<resume', '<r ', '<a ', 'h=', 'urn:xmpp:push:0',
               'http://jabber.org/protocol/disco#items', 'http://jabber.org/protocol/commands',
               'http://jabber.org/protocol/admin#add-user', 'jabber:x:data',
               'urn:ietf:params:xml:ns:xmpp-sasl', 'urn:ietf:params:xml:ns:xmpp-tls',

@@ -511,6 +511,8 @@ test_rejections(void)
 		{ "<a><p:b/></a>", "bad-namespace-prefix" },
 		{ "<a xmlns:p='u'/><p:b/>", "bad-namespace-prefix" },
 		{ "<xmlns:a/>", "bad-namespace-prefix" },
+		{ "<xml:a/>", "bad-namespace-prefix" },
+		{ "<a><xml:evil/></a>", "bad-namespace-prefix" },
 		{ "<a xmlns:xml='urn:other'/>", "not-well-formed" },
 		{ "<a xmlns:x='http://www.w3.org/XML/1998/namespace'/>",
 		    "not-well-formed" },
