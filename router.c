@@ -599,7 +599,11 @@ route_local_default(struct xml_node *st, const struct jid *to)
 static void
 route_to_local(struct xml_node *st, const struct jid *to)
 {
-	if (!account_exists(to->domain, to->local)) {
+	char bare[JID_MAX + 1];
+
+	/* Online means it exists: no file system call on the hot path. */
+	if ((jid_bare(to, bare, sizeof bare) == -1 || user_find(bare) == NULL) &&
+	    !account_exists(to->domain, to->local)) {
 		/* RFC 6121 8.5.1: no such account. */
 		if (xml_is(st, "presence", NULL))
 			return;
@@ -688,8 +692,14 @@ route(struct xml_node *st)
 void
 router_sweep_deleted(void)
 {
-	for (size_t i = 0; i < USER_BUCKETS; i++) {
+	/* A slice of the table per call, so that thousands of online users
+	 * never stall the loop with one access() each at once. */
+	static size_t next_bucket;
+
+	for (size_t k = 0; k < USER_BUCKETS / 16; k++) {
+		size_t i = next_bucket;
 		struct user *u, *next;
+		next_bucket = (next_bucket + 1) % USER_BUCKETS;
 		for (u = ubucket[i]; u != NULL; u = next) {
 			next = u->hnext;
 			if (!account_exists(u->host, u->local)) {

@@ -424,7 +424,8 @@ on_signal(int sig)
 		begin_shutdown();
 }
 
-#define SWEEP_MS	5000	/* how often deleted accounts are looked for */
+#define SWEEP_MS	300	/* a sixteenth of the users, every so often:
+				 * all of them within about 5 s */
 
 static void
 tick(int64_t now)

@@ -1,13 +1,15 @@
 #!/bin/bash
 # The one test command: installs what the tests need, builds, runs the unit
-# tests (ASan/UBSan), checks the release binary, runs the end-to-end tests,
-# and ends with the line "N passed, N failed".  Exit status 0 only if nothing
+# tests (ASan/UBSan), checks the release binary, runs the end-to-end tests
+# and a short run of every fuzz target, and ends with the line
+# "N passed, N failed".  Exit status 0 only if nothing
 # failed.
 #
 #   ./test.sh               everything
 #   ./test.sh unit          only the C unit tests
 #   ./test.sh e2e [PATTERN] only the end-to-end tests (those whose
 #                           "module.function" name contains PATTERN)
+#   ./test.sh fuzz          only the short fuzzing run (tests/fuzz.sh --quick)
 #
 # Works without a terminal (CI=true); every step is bounded in time.
 
@@ -19,12 +21,12 @@ cd "$(dirname "$0")" || exit 2
 
 mode=${1:-all}
 case $mode in
-all|unit|e2e) ;;
+all|unit|e2e|fuzz) ;;
 -h|--help|help)
 	sed -n '2,12s/^# \{0,1\}//p' "$0"
 	exit 0 ;;
 *)
-	echo "usage: $0 [unit | e2e [PATTERN]]" >&2
+	echo "usage: $0 [unit | e2e [PATTERN] | fuzz]" >&2
 	exit 2 ;;
 esac
 shift $(( $# > 0 ? 1 : 0 ))
@@ -184,6 +186,21 @@ if [ "$mode" = all ] || [ "$mode" = e2e ]; then
 		fi
 	else
 		fail "e2e: build/san/xmppd did not build"
+	fi
+fi
+
+# ---- 5. a short fuzzing run of every libFuzzer target ----
+# (a longer one by hand: tests/fuzz.sh --time 600; see README)
+if [ "$mode" = all ] || [ "$mode" = fuzz ]; then
+	out="$logdir/fuzz.out"
+	timeout -k 10 "${FUZZ_TIMEOUT:-600}" bash tests/fuzz.sh --quick </dev/null 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -cE '^fuzz [a-z0-9_]+: ok' "$out")
+	f=$(grep -cE '^fuzz [a-z0-9_]*:? ?FAILED' "$out")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		fail "fuzz: exit status $rc"
 	fi
 fi
 

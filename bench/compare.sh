@@ -3,7 +3,8 @@
 # loopback, one server after the other, with the same load generator.
 #
 #   bench/compare.sh [--quick] [--with ejabberd] [--only xmppd|prosody|ejabberd]
-#                    [--port-base N] [--keep] [--out FILE]
+#                    [--port-base N] [--nice N] [--keep] [--out FILE]
+#                    [--xmppd BINARY]   (measure that binary, e.g. a variant)
 #
 # Needs root (apt-get, raising open-file limits, running the Debian servers
 # as their own users).  Prints one table (and writes it to --out):
@@ -12,6 +13,8 @@
 # peak and at half the peak rate, server CPU per 100,000 messages, install
 # size; ratios xmppd/other; the generator's own CPU and the CPU other
 # processes took during each measurement (the noise on a shared machine).
+# --nice -10 runs the servers and the generator at a higher priority than
+# other work on a busy machine (the same for every server).
 #
 # Accounts: user0 is created with each server's own tool (xmppd adduser,
 # prosodyctl register); the others get a copy of user0's credential record
@@ -28,6 +31,8 @@ only=
 port_base=25300
 keep=0
 out=
+nice_n=0
+xmppd_bin=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -37,8 +42,10 @@ while [ $# -gt 0 ]; do
 	--only) shift; only=${1:-} ;;
 	--port-base) shift; port_base=${1:-} ;;
 	--keep) keep=1 ;;
+	--nice) shift; nice_n=${1:-0} ;;
+	--xmppd) shift; xmppd_bin=${1:-} ;;
 	--out) shift; out=${1:-} ;;
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,26p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -47,7 +54,7 @@ done
 if [ "$quick" = 1 ]; then
 	N1=200 N2=1000 LOGIN_C=50 LOGIN_T=3 PAIRS=100 MSG_T=3 STARTS=2 HOLD=2
 else
-	N1=1000 N2=10000 LOGIN_C=50 LOGIN_T=10 PAIRS=500 MSG_T=10 STARTS=3 HOLD=5
+	N1=1000 N2=10000 LOGIN_C=50 LOGIN_T=10 PAIRS=500 MSG_T=10 STARTS=5 HOLD=5
 fi
 NACC=$N2
 [ $((PAIRS * 2)) -gt "$NACC" ] && NACC=$((PAIRS * 2))
@@ -55,6 +62,16 @@ NACC=$N2
 PASS=bench
 DOMAIN=localhost
 
+NICE="nice -n $nice_n"
+# With autogroup scheduling, nice only ranks processes inside one session;
+# give this session's group the same nice value so that it counts against
+# other sessions' work too.
+ag_old=
+if [ "$nice_n" != 0 ] && [ -w /proc/self/autogroup ]; then
+	ag_old=$(sed -n 's/.* nice //p' /proc/self/autogroup)
+	echo "$nice_n" > /proc/self/autogroup 2>/dev/null ||
+	    echo "compare.sh: cannot set the autogroup nice value" >&2
+fi
 servers="xmppd prosody"
 [ "$with_ejabberd" = 1 ] && servers="$servers ejabberd"
 [ -n "$only" ] && servers=$only
@@ -82,7 +99,11 @@ case " $servers " in *" ejabberd "*) need_pkg ejabberd
 	;; esac
 
 say "building xmppd and the load generator"
-make -s -C "$top" xmppd >&2 || die "make xmppd failed"
+xmppd_given=$xmppd_bin
+if [ -z "$xmppd_bin" ]; then
+	make -s -C "$top" xmppd >&2 || die "make xmppd failed"
+	xmppd_bin=$top/xmppd
+fi
 LG=$("$top/bench/build.sh" | tail -1) || die "building loadgen failed"
 [ -x "$LG" ] || die "no loadgen"
 
@@ -93,12 +114,22 @@ NOFILE=$(ulimit -n)
 work=$(mktemp -d /tmp/xmppd-bench.XXXXXX)
 chmod 755 "$work"
 cleanup() {
-	for p in ${server_pids:-}; do kill -TERM "$p" 2>/dev/null; done
+	[ -n "${LGPID:-}" ] && kill -TERM "$LGPID" 2>/dev/null
+	stop_server
+	[ -n "$ag_old" ] && echo "$ag_old" > /proc/self/autogroup 2>/dev/null
+	if [ -n "${epmd_before+x}" ] && [ -z "$epmd_before" ]; then
+		local e
+		e=$(pgrep -x epmd | head -1)
+		[ -n "$e" ] && kill -TERM "$e" 2>/dev/null
+	fi
 	[ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 say "work directory $work"
+# Measure a copy: the tree's binary may be rebuilt while the run goes on.
+XMPPD=$work/xmppd-bin
+cp "$xmppd_bin" "$XMPPD" || die "cannot copy $xmppd_bin"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -days 30 -subj "/CN=$DOMAIN" -addext "subjectAltName=DNS:$DOMAIN" \
@@ -162,7 +193,7 @@ auth_failures_per_ip = 100000
 [host $DOMAIN]
 enabled = true
 EOF
-	echo "$PASS" | "$top/xmppd" -c "$d/xmppd.ini" adduser "user0@$DOMAIN" >&2 ||
+	echo "$PASS" | "$XMPPD" -c "$d/xmppd.ini" adduser "user0@$DOMAIN" >&2 ||
 	    die "xmppd adduser failed"
 	local i=1 a=$d/data/$DOMAIN
 	while [ $i -lt "$NACC" ]; do
@@ -172,7 +203,7 @@ EOF
 }
 
 start_xmppd() {
-	"$top/xmppd" -c "$work/xmppd/xmppd.ini" run >> "$work/xmppd/server.log" 2>&1 &
+	$NICE "$XMPPD" -c "$work/xmppd/xmppd.ini" run >> "$work/xmppd/server.log" 2>&1 &
 	SPID=$!
 }
 
@@ -216,7 +247,7 @@ EOF
 
 start_prosody() {
 	# setpriv rather than su/runuser: PAM would reset the open-file limit
-	setpriv --reuid=prosody --regid=prosody --init-groups \
+	$NICE setpriv --reuid=prosody --regid=prosody --init-groups \
 	    prosody --config "$work/prosody/prosody.cfg.lua" -F \
 	    >> "$work/prosody/server.log" 2>&1 &
 	SPID=$!
@@ -295,7 +326,9 @@ EOF
 
 start_ejabberd() {
 	local d=$work/ejabberd
-	(cd "$d" && exec setpriv --reuid=ejabberd --regid=ejabberd --init-groups \
+	# erl starts an epmd daemon; stop it at the end unless it was there
+	[ -n "${epmd_before+x}" ] || epmd_before=$(pgrep -x epmd | head -1)
+	(cd "$d" && exec $NICE setpriv --reuid=ejabberd --regid=ejabberd --init-groups \
 	    env HOME=/var/lib/ejabberd ejabberdctl --config-dir "$d" \
 	    --config "$d/ejabberd.yml" --ctl-config "$d/ejabberdctl.cfg" \
 	    --logs "$d/log" --spool "$d/db" foreground \
@@ -321,7 +354,7 @@ stop_server() {
 
 install_size_kb() {
 	case $1 in
-	xmppd) echo $(( ($(stat -c %s "$top/xmppd") + 1023) / 1024 )) ;;
+	xmppd) echo $(( ($(stat -c %s "$XMPPD") + 1023) / 1024 )) ;;
 	prosody)
 		# prosody and the Lua runtime and modules it needs
 		dpkg-query -W -f='${Package} ${Installed-Size}\n' 2>/dev/null |
@@ -336,7 +369,13 @@ install_size_kb() {
 
 version_of() {
 	case $1 in
-	xmppd) "$top/xmppd" version 2>&1 | head -1 ;;
+	xmppd) if [ -n "$xmppd_given" ]; then
+			echo "$("$XMPPD" version 2>&1 | head -1) ($xmppd_given," \
+			    "sha256 $(sha256sum "$XMPPD" | cut -c1-12))"
+		else
+			echo "$("$XMPPD" version 2>&1 | head -1)" \
+			    "(git $(git -C "$top" rev-parse --short HEAD 2>/dev/null)$(git -C "$top" diff --quiet HEAD -- '*.c' '*.h' 2>/dev/null || echo ' + uncommitted changes'))"
+		fi ;;
 	prosody) echo "prosody $(dpkg-query -W -f='${Version}' prosody)" ;;
 	ejabberd) echo "ejabberd $(dpkg-query -W -f='${Version}' ejabberd)" ;;
 	esac
@@ -349,8 +388,11 @@ declare -A R	# R[server.metric]
 lg() {	# label, loadgen args...: runs with a hard time bound, keeps output
 	local label=$1
 	shift
-	timeout 900 "$LG" "$@" --port "$PORT" --domain "$DOMAIN" \
-	    --password "$PASS" > "$work/$S.$label.out" 2> "$work/$S.$label.err"
+	$NICE timeout 900 "$LG" "$@" --port "$PORT" --domain "$DOMAIN" \
+	    --password "$PASS" > "$work/$S.$label.out" 2> "$work/$S.$label.err" &
+	LGPID=$!
+	wait "$LGPID"
+	LGPID=
 	LAST=$work/$S.$label.out
 }
 
@@ -367,9 +409,9 @@ run_server() {
 
 	# start-up to first login: the prober is already knocking when the
 	# server is started; median of $STARTS starts
-	local k=0 t_exec done_ns ms list=
+	local k=0 t_exec done_ns open_ns ms list= llist=
 	while [ $k -lt "$STARTS" ]; do
-		timeout 120 "$LG" probe --port "$PORT" --domain "$DOMAIN" \
+		$NICE timeout 120 "$LG" probe --port "$PORT" --domain "$DOMAIN" \
 		    --password "$PASS" --time 60 > "$work/$S.probe$k.out" 2>&1 &
 		local ppid=$!
 		sleep 0.2
@@ -377,14 +419,18 @@ run_server() {
 		"start_$S"
 		wait "$ppid"
 		done_ns=$(sed -n 's/^login_done_realtime_ns=//p' "$work/$S.probe$k.out")
+		open_ns=$(sed -n 's/^tcp_open_realtime_ns=\([0-9]*\).*/\1/p' "$work/$S.probe$k.out")
 		if [ -n "$done_ns" ]; then
 			ms=$(( (done_ns - t_exec) / 1000 ))
 			list="$list $ms"
 		fi
+		[ -n "$open_ns" ] && llist="$llist $(( (open_ns - t_exec) / 1000 ))"
 		stop_server
 		k=$((k + 1))
 	done
 	R[$S.startup_ms]=$(echo $list | tr ' ' '\n' | sort -n |
+	    awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)] / 1000 }')
+	R[$S.listen_ms]=$(echo $llist | tr ' ' '\n' | sort -n |
 	    awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", a[int((NR + 1) / 2)] / 1000 }')
 
 	say "$S: start for the scenarios"
@@ -408,6 +454,14 @@ run_server() {
 		fi
 		sleep 3		# let the server drop them
 	done
+
+	# The rest on a fresh server: what 10,000 sessions left behind (a
+	# large heap for a garbage collector, say) would otherwise weigh on
+	# one server's numbers and not on another's.
+	stop_server
+	"start_$S"
+	wait_listen "$PORT" 60 || die "$S is not listening on $PORT"
+	sleep 2
 
 	say "$S: logins, $LOGIN_C connectors, ${LOGIN_T}s"
 	lg logins logins --count "$LOGIN_C" --time "$LOGIN_T" --warmup 1 \
@@ -503,6 +557,7 @@ table() {
 	echo "$hdr |"
 	echo "$sep|"
 	row "start-up to first login (ms, median)" startup_ms
+	row "  of which: until the port accepts (ms)" listen_ms
 	row "idle RSS (KB)" idle_rss
 	row "RSS with $N1 TLS sessions (KB)" "rss$N1"
 	row "  KB per session ($N1)" "kbps$N1"
@@ -529,6 +584,7 @@ table() {
 	row "  p99 latency at half peak (ms)" half_p99
 	row "  server CPU s per 100,000 msgs (half)" half_cpu100k
 	row "  loadgen CPU % at half peak" half_lg_cpu
+	row "  other processes' CPU % (noise)" half_other
 	row "binary / installed size (KB)" size
 	row "RSS at the end (KB)" final_rss
 }
@@ -550,7 +606,7 @@ report() {
 	    "$(uname -sr)"
 	for s in $servers; do echo "$s: ${R[$s.version]:-?}"; done
 	echo "load average before the run: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "run: bench/compare.sh$([ "$quick" = 1 ] && echo ' --quick')$([ "$with_ejabberd" = 1 ] && echo ' --with ejabberd')"
+	echo "run: bench/compare.sh$([ "$quick" = 1 ] && echo ' --quick')$([ "$with_ejabberd" = 1 ] && echo ' --with ejabberd')$([ "$nice_n" != 0 ] && echo " --nice $nice_n")"
 	echo
 	table
 	echo

@@ -1,7 +1,9 @@
 /*
  * loadgen.c - an XMPP client load generator for benchmarks.
  *
- * One process, one poll loop, non-blocking sockets.  Every session speaks
+ * One process, one event loop (epoll: with thousands of connections the
+ * generator must not pay for every idle one on every pass, or it would
+ * cost more than the server it measures), non-blocking sockets.  Every session speaks
  * real XMPP as a client would: stream header, STARTTLS (or direct TLS),
  * SCRAM-SHA-1, resource binding, the legacy session IQ when the server
  * insists, initial presence.  Nothing in here knows which server it talks
@@ -24,6 +26,7 @@
  * x509 class below decodes the server's key (needed for the handshake)
  * and accepts any chain.
  */
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -35,7 +38,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +72,7 @@
 #define SCRAM_CACHE	32768		/* salted passwords remembered */
 #define HIST_BINS	1000000		/* 10 us each: up to 10 s */
 #define HIST_RES_NS	10000
+#define MAX_EVENTS	1024		/* epoll events taken per pass */
 
 enum mode { M_CONNECT, M_LOGINS, M_MESSAGES, M_REGISTER, M_PROBE };
 
@@ -124,6 +127,7 @@ struct lconn {
 	int			 tls_done;	/* TLS is up */
 	int			 auth_done;
 	int			 want_write;	/* socket said EAGAIN */
+	uint32_t		 ev_mask;	/* events registered with epoll */
 	int			 dirty;		/* on the dirty list */
 	int			 closed_sent;	/* </stream:stream> queued */
 	int			 need_session;	/* server wants the session IQ */
@@ -186,6 +190,7 @@ static struct opts	 o = {
 static struct lconn	*conns;
 static int		 nslots;
 static int		*dirty;
+static int		 epfd = -1;
 static int		 ndirty;
 static struct sockaddr_storage peer;
 static socklen_t	 peerlen;
@@ -199,6 +204,7 @@ static long		 ninprogress;	/* started, not yet online or closed */
 static uint64_t		 nlogins;	/* completed logins (counted ones) */
 static uint64_t		 nlogins_all;
 static uint64_t		 nregistered;
+static long		 probe_tries;	/* probe: connect() calls */
 static uint64_t		 msg_sent_total;
 static uint64_t		 msg_recv_total;
 static uint64_t		 msg_recv_window;
@@ -589,6 +595,28 @@ static void	on_stanza(struct lconn *, struct xml_node *);
 static void	on_online(struct lconn *);
 static void	top_up(struct lconn *);
 
+/* Register what the connection waits for, if that changed. */
+static void
+ep_sync(struct lconn *c)
+{
+	struct epoll_event ev;
+	uint32_t want;
+
+	if (c->st == CS_FREE || c->fd == -1)
+		return;
+	want = c->st == CS_CONNECTING ? EPOLLOUT :
+	    EPOLLIN | (c->want_write ? EPOLLOUT : 0);
+	if (want == c->ev_mask)
+		return;
+	memset(&ev, 0, sizeof ev);
+	ev.events = want;
+	ev.data.u32 = (uint32_t)c->slot;
+	if (epoll_ctl(epfd, c->ev_mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
+	    &ev) == -1)
+		fatal("epoll_ctl");
+	c->ev_mask = want;
+}
+
 static void
 mark_dirty(struct lconn *c)
 {
@@ -726,6 +754,7 @@ conn_start(int s, long acct)
 		return;
 	}
 	c->want_write = 1;
+	ep_sync(c);
 }
 
 /* Called when the TCP connection is up. */
@@ -733,6 +762,11 @@ static void
 conn_connected(struct lconn *c)
 {
 	c->want_write = 0;
+	if (o.mode == M_PROBE && nlogins_all == 0) {
+		printf("tcp_open_realtime_ns=%lld connect_tries=%ld\n",
+		    (long long)realtime_ns(), probe_tries);
+		fflush(stdout);
+	}
 	if (o.direct_tls) {
 		tls_start(c);
 		if (c->st == CS_FREE)
@@ -1705,8 +1739,8 @@ account_for(long n)
 int
 main(int argc, char **argv)
 {
-	struct pollfd *pfd;
-	int *pslot, *work;
+	struct epoll_event *evs;
+	int *work;
 	int64_t t0, t_all_online = 0, t_end, t_hard, t_last_scan = 0;
 	double cpu0, cpu_meas0 = 0, cpu_meas1 = 0, srv_meas0 = -1, srv_meas1 = -1;
 	double mach0 = -1, mach1 = -1;
@@ -1737,8 +1771,9 @@ main(int argc, char **argv)
 	conns = xcalloc((size_t)nslots, sizeof *conns);
 	dirty = xcalloc((size_t)nslots, sizeof *dirty);
 	work = xcalloc((size_t)nslots, sizeof *work);
-	pfd = xcalloc((size_t)nslots, sizeof *pfd);
-	pslot = xcalloc((size_t)nslots, sizeof *pslot);
+	evs = xcalloc(MAX_EVENTS, sizeof *evs);
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
 	for (i = 0; i < nslots; i++) {
 		conns[i].st = CS_FREE;
 		conns[i].fd = -1;
@@ -1765,7 +1800,7 @@ main(int argc, char **argv)
 
 	while (!done) {
 		int64_t t = now_ns();
-		int n, np = 0, timeout;
+		int n, timeout;
 
 		if (stop_signal) {
 			fprintf(stderr, "loadgen: signal %d, stopping\n",
@@ -1796,11 +1831,12 @@ main(int argc, char **argv)
 			break;
 		case M_PROBE:
 			if (conns[0].st == CS_FREE && nlogins_all == 0) {
-				if (nstarted > 0) {
-					struct timespec ts = { 0, 2000000 };
+				if (probe_tries > 0) {
+					struct timespec ts = { 0, 1000000 };
 
-					nanosleep(&ts, NULL);	/* 2 ms between tries */
+					nanosleep(&ts, NULL);	/* 1 ms between tries */
 				}
+				probe_tries++;
 				conn_start(0, account_for(0));
 			}
 			break;
@@ -1832,10 +1868,10 @@ main(int argc, char **argv)
 					break;
 			}
 			if (o.mode == M_CONNECT) {
-				t_end = t + (int64_t)(o.time * 1e9);
-				/* Let the server settle, then sample it. */
 				struct timespec ts = { 1, 0 };
 
+				t_end = t + (int64_t)(o.time * 1e9);
+				/* Let the server settle, then sample it. */
 				nanosleep(&ts, NULL);
 				rss_connected = rss_server_kb();
 				printf("ready connected=%ld login_s=%.3f "
@@ -1937,8 +1973,10 @@ main(int argc, char **argv)
 				struct lconn *c = &conns[work[k]];
 
 				c->dirty = 0;
-				if (c->st != CS_FREE && c->st != CS_CONNECTING)
+				if (c->st != CS_FREE && c->st != CS_CONNECTING) {
 					pump(c);
+					ep_sync(c);
+				}
 			}
 		}
 
@@ -1959,32 +1997,23 @@ main(int argc, char **argv)
 			}
 		}
 
-		for (i = 0; i < nslots; i++) {
-			struct lconn *c = &conns[i];
-
-			if (c->st == CS_FREE || c->fd == -1)
-				continue;
-			pfd[np].fd = c->fd;
-			pfd[np].events = POLLIN | (c->want_write ? POLLOUT : 0);
-			if (c->st == CS_CONNECTING)
-				pfd[np].events = POLLOUT;
-			pfd[np].revents = 0;
-			pslot[np] = (int)i;
-			np++;
-		}
 		timeout = (o.mode == M_MESSAGES && sending && o.rate > 0) ? 1 :
-		    (o.mode == M_PROBE ? 2 : 50);
-		n = poll(pfd, (nfds_t)np, timeout);
+		    (o.mode == M_PROBE ? 1 : 50);
+		n = epoll_wait(epfd, evs, MAX_EVENTS, timeout);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fatal("poll");
+			fatal("epoll_wait");
 		}
-		for (i = 0; i < np && n > 0; i++) {
-			struct lconn *c = &conns[pslot[i]];
+		for (int k = 0; k < n; k++) {
+			uint32_t s = evs[k].data.u32;
+			struct lconn *c;
 
-			if (pfd[i].revents == 0 || c->fd != pfd[i].fd ||
-			    c->st == CS_FREE)
+			if (s >= (uint32_t)nslots)
+				continue;
+			c = &conns[s];
+			/* freed by an earlier event of this pass */
+			if (c->st == CS_FREE || c->fd == -1)
 				continue;
 			if (c->st == CS_CONNECTING) {
 				int err = 0;
@@ -2004,6 +2033,7 @@ main(int argc, char **argv)
 				conn_connected(c);
 			}
 			pump(c);
+			ep_sync(c);
 		}
 	}
 
@@ -2095,7 +2125,7 @@ main(int argc, char **argv)
 			break;
 		case M_PROBE:
 			printf(" logged_in=%llu tries=%ld",
-			    (unsigned long long)nlogins_all, nstarted);
+			    (unsigned long long)nlogins_all, probe_tries);
 			if (nlogins_all == 0)
 				exit_code = 1;
 			break;
@@ -2121,8 +2151,8 @@ main(int argc, char **argv)
 	free(conns);
 	free(dirty);
 	free(work);
-	free(pfd);
-	free(pslot);
+	free(evs);
+	close(epfd);
 	free(lat_hist.bins);
 	free(login_hist.bins);
 	return exit_code;

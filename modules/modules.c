@@ -41,6 +41,12 @@ static const struct module *const all_modules[] = {
 #define NALL	(sizeof all_modules / sizeof all_modules[0])
 static const struct module *table[NALL + 1];
 
+/* Which modules `modules =` switches on, worked out once per (re)load:
+ * module_enabled() runs for every hook of every stanza. */
+static const struct config *enabled_for;
+static unsigned char enabled[NALL + 1];
+
+
 static void
 build_table(void)
 {
@@ -126,8 +132,22 @@ int
 module_enabled(const struct module *m)
 {
 	const struct config *cfg = server_config();
+	size_t i;
 
-	return m->always || (cfg != NULL && config_has_module(cfg, m->name));
+	if (m->always)
+		return 1;
+	if (cfg == NULL)
+		return 0;
+	build_table();
+	if (enabled_for != cfg) {
+		for (i = 0; table[i] != NULL; i++)
+			enabled[i] = config_has_module(cfg, table[i]->name);
+		enabled_for = cfg;
+	}
+	for (i = 0; table[i] != NULL; i++)
+		if (table[i] == m)
+			return enabled[i];
+	return config_has_module(cfg, m->name);
 }
 
 int
@@ -136,6 +156,7 @@ modules_init(void)
 	const struct config *cfg = server_config();
 
 	build_table();
+	enabled_for = NULL;	/* a new configuration: work it out again */
 	for (size_t i = 0; i < cfg->modules.n; i++) {
 		const char *name = cfg->modules.v[i];
 		if (find(name) == NULL && !in_list(builtin, name))
