@@ -411,6 +411,9 @@ begin_shutdown(void)
 	stop_deadline = now_ms() + (int64_t)cfg->limits.shutdown_timeout * 1000;
 	log_info("shutting down");
 	close_listeners();
+	for (const struct module *const *m = modules_all(); *m; m++)
+		if ((*m)->stopping != NULL && module_enabled(*m))
+			(*m)->stopping();
 	c2s_shutdown_all();
 	s2s_shutdown_all();
 }

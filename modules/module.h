@@ -232,6 +232,9 @@ struct module {
 	void	(*component_route)(struct xml_node *, const struct jid *to);
 	/* An account was created by this process (registration, admin). */
 	void	(*account_created)(const char *host, const char *local);
+	/* Shutdown has begun: the listeners are closed and the streams are
+	 * about to be; a last word to the clients goes out now. */
+	void	(*stopping)(void);
 	/* The server is stopping (after the last connection closed). */
 	void	(*fini)(void);
 	/* Is key = value valid in the module's [NAME] section?  0, or -1 with

@@ -1060,6 +1060,7 @@ const struct module mod_muc = {
 	.tick = muc_tick,
 	.serves_domain = muc_serves,
 	.component_route = muc_component_route,
+	.stopping = occ_shutdown_all,
 	.fini = muc_fini,
 	.config_check = muc_config_check,
 };

@@ -218,6 +218,8 @@ void		 occ_announce(struct room *, struct occupant *,
 		    const char *actor, const char *reason);
 /* After affiliation changes of jid: roles recomputed, presence sent,
  * or removed (outcast, members-only). */
+/* Tell every occupant the service stops (332) and empty the rooms. */
+void		 occ_shutdown_all(void);
 void		 occ_affil_changed(struct room *, const char *jid,
 		    const char *actor, const char *reason);
 void		 occ_session_gone(const char *full);

@@ -303,6 +303,36 @@ broadcast(struct room *r, struct occupant *o, const struct pinfo *pi,
 	variants_free(&vs);
 }
 
+/*
+ * The service shuts down (XEP-0045 status 332): each occupant hears it
+ * on its own sessions only, since everyone leaves at once and telling
+ * each of the others would cost the square of the room, and is taken out
+ * so that the sessions closing next do not announce departures.
+ */
+static void
+shutdown_room(struct room *r, void *unused)
+{
+	struct occupant *o;
+	struct pinfo pi;
+
+	(void)unused;
+	while ((o = r->occ) != NULL) {
+		pinfo_init(&pi);
+		pi.type = "unavailable";
+		pi.codes[pi.ncodes++] = 332;
+		o->role = ROLE_NONE;
+		broadcast(r, o, &pi, 1, 0, NULL);
+		occ_unlink(r, o);
+		occ_free(o);
+	}
+}
+
+void
+occ_shutdown_all(void)
+{
+	rooms_each(shutdown_room, NULL);
+}
+
 void
 occ_announce(struct room *r, struct occupant *o, const char *actor,
     const char *reason)

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import logging
 import os
+import signal
 import ssl
 import time
 
@@ -1823,3 +1824,32 @@ def test_muc_hostile_requests():
         f.run('service', service_level)
         f.raise_if_any()
         assert tree(srv) == before, 'refused requests changed the files'
+
+
+def test_muc_shutdown_tells_occupants_332():
+    """SIGTERM: every occupant's sessions get their own unavailable presence
+    with 110 and 332 (XEP-0045 status codes) before the stream closes, and
+    nobody is sent the others' departures one by one."""
+    srv = muc_server()
+    with srv:
+        a = client(srv, 'alice', 'pc')
+        a2 = client(srv, 'alice', 'phone')
+        b = client(srv, 'bob', 'pc')
+        room = make_room(a, 'closing', 'Alice')
+        join(a2, room, 'Alice')
+        join(b, room, 'Bob')
+        for r in (a, a2, b):
+            r.drain(0.1)
+        srv.proc.send_signal(signal.SIGTERM)
+        for r, nick in ((a, 'Alice'), (a2, 'Alice'), (b, 'Bob')):
+            p = r.expect(is_pres('%s/%s' % (room, nick), 'unavailable'))
+            assert codes(p) == {110, 332}, dump(p)
+            assert item(p).get('role') == 'none', dump(p)
+            r.send('</stream:stream>')
+            assert r.closed(timeout=5), 'stream not closed after 332'
+            got = [e for e in r.take_all() if e.tag == C('presence')
+                   and (e.get('from') or '').startswith(room)]
+            assert got == [], [dump(e) for e in got]
+            r.close()
+        assert srv.stop() == 0
+        assert 'shutting down' in srv.log()
