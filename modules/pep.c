@@ -3464,59 +3464,28 @@ affiliations_check(struct preq *q, const struct xml_node *el, int *bad)
 	return ERR_NONE;
 }
 
+/* One checked <affiliation/> of an owner's set; ERR_NONE to go on. */
 static enum stanza_error
-affiliations_owner(struct preq *q, const struct xml_node *el, int set)
+affiliation_apply(struct preq *q, struct pnode *p, const struct xml_node *c)
 {
-	enum stanza_error sent = ERR_NONE;
-	const struct xml_node *c;
-	struct xml_node *a;
-	const char *node, *aff;
+	const char *aff = xml_attr(c, "affiliation");
 	char b[JID_MAX + 1];
-	struct pnode p;
-	struct perr pe;
-	int bad;
+	struct xml_node *a;
 
-	if ((node = need_node(q, el, &sent)) == NULL)
-		return sent;
-	if (is_view(node))
-		return view_lists(q, set);
-	if (load_for(q, el, &p, &node, &sent) == -1)
-		return sent;
-	if (!set) {
-		affiliations_list(q, &p);
-		node_free(&p);
+	bare_of(xml_attr(c, "jid"), b, sizeof b);
+	remove_records(p, "affiliation", b, 0);
+	if (strcmp(aff, "none") == 0)
 		return ERR_NONE;
-	}
-	/* Check everything before changing anything. */
-	sent = affiliations_check(q, el, &bad);
-	if (bad) {
-		node_free(&p);
-		return sent;
-	}
-	for (c = xml_first_element(el); c != NULL; c = el_next(c)) {
-		aff = xml_attr(c, "affiliation");
-		bare_of(xml_attr(c, "jid"), b, sizeof b);
-		remove_records(&p, "affiliation", b, 0);
-		if (strcmp(aff, "none") == 0)
-			continue;
-		if (count_named(&p, "affiliation") >= MAX_AFFILIATIONS) {
-			node_free(&p);
-			return fail(q->r, ERR_POLICY_VIOLATION, NULL,
-			    "Too many affiliations on one node");
-		}
-		a = xml_add(p.root, "affiliation", NS_STORE);
-		xml_set_attr(a, "jid", b);
-		xml_set_attr(a, "affiliation", aff);
-		/* An outcast is no subscriber either (4.1). */
-		if (strcmp(aff, "outcast") == 0)
-			remove_records(&p, "subscription", b, 1);
-	}
-	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
-		node_free(&p);
-		return send_perr(q->r, &pe);
-	}
-	node_free(&p);
-	return iq_ok(q->r);
+	if (count_named(p, "affiliation") >= MAX_AFFILIATIONS)
+		return fail(q->r, ERR_POLICY_VIOLATION, NULL,
+		    "Too many affiliations on one node");
+	a = xml_add(p->root, "affiliation", NS_STORE);
+	xml_set_attr(a, "jid", b);
+	xml_set_attr(a, "affiliation", aff);
+	/* An outcast is no subscriber either (4.1). */
+	if (strcmp(aff, "outcast") == 0)
+		remove_records(p, "subscription", b, 1);
+	return ERR_NONE;
 }
 
 static void
@@ -3558,14 +3527,51 @@ subscriptions_check(struct preq *q, const struct xml_node *el, int *bad)
 	return ERR_NONE;
 }
 
+/* One checked <subscription/> of an owner's set; ERR_NONE to go on. */
 static enum stanza_error
-subscriptions_owner(struct preq *q, const struct xml_node *el, int set)
+subscription_apply(struct preq *q, struct pnode *p, const struct xml_node *c)
+{
+	char j[JID_MAX + 1], subid[32];
+	struct xml_node *n;
+
+	jid_normalize(xml_attr(c, "jid"), j, sizeof j);
+	if (attr_is(c, "subscription", "none")) {
+		remove_records(p, "subscription", j, 0);
+		return ERR_NONE;
+	}
+	if (find_subscription(p, j) != NULL)
+		return ERR_NONE;
+	if (count_named(p, "subscription") >= MAX_SUBSCRIPTIONS)
+		return fail(q->r, ERR_POLICY_VIOLATION,
+		    "too-many-subscriptions", NULL);
+	make_id(subid, sizeof subid);
+	n = xml_add(p->root, "subscription", NS_STORE);
+	xml_set_attr(n, "jid", j);
+	xml_set_attr(n, "subid", subid);
+	return ERR_NONE;
+}
+
+/*
+ * The owner's affiliation and subscription lists (XEP-0060 8.8, 8.9)
+ * take one course: the node named, the owner's bookmark-style views
+ * answered apart, a get lists, a set checks every entry before changing
+ * any and saves the node once.
+ */
+struct owner_list {
+	void	(*list)(struct preq *, const struct pnode *);
+	enum stanza_error (*check)(struct preq *, const struct xml_node *,
+		    int *bad);
+	enum stanza_error (*apply)(struct preq *, struct pnode *,
+		    const struct xml_node *);
+};
+
+static enum stanza_error
+owner_list_iq(struct preq *q, const struct xml_node *el, int set,
+    const struct owner_list *ops)
 {
 	enum stanza_error sent = ERR_NONE;
 	const struct xml_node *c;
-	struct xml_node *n;
 	const char *node;
-	char j[JID_MAX + 1], subid[32];
 	struct pnode p;
 	struct perr pe;
 	int bad;
@@ -3577,40 +3583,28 @@ subscriptions_owner(struct preq *q, const struct xml_node *el, int set)
 	if (load_for(q, el, &p, &node, &sent) == -1)
 		return sent;
 	if (!set) {
-		subscriptions_list(q, &p);
+		ops->list(q, &p);
 		node_free(&p);
 		return ERR_NONE;
 	}
-	sent = subscriptions_check(q, el, &bad);
-	if (bad) {
-		node_free(&p);
-		return sent;
-	}
-	for (c = xml_first_element(el); c != NULL; c = el_next(c)) {
-		jid_normalize(xml_attr(c, "jid"), j, sizeof j);
-		if (attr_is(c, "subscription", "none")) {
-			remove_records(&p, "subscription", j, 0);
-			continue;
-		}
-		if (find_subscription(&p, j) != NULL)
-			continue;
-		if (count_named(&p, "subscription") >= MAX_SUBSCRIPTIONS) {
-			node_free(&p);
-			return fail(q->r, ERR_POLICY_VIOLATION,
-			    "too-many-subscriptions", NULL);
-		}
-		make_id(subid, sizeof subid);
-		n = xml_add(p.root, "subscription", NS_STORE);
-		xml_set_attr(n, "jid", j);
-		xml_set_attr(n, "subid", subid);
-	}
-	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
-		node_free(&p);
-		return send_perr(q->r, &pe);
+	sent = ops->check(q, el, &bad);
+	for (c = xml_first_element(el); !bad && c != NULL; c = el_next(c))
+		if ((sent = ops->apply(q, &p, c)) != ERR_NONE)
+			bad = 1;
+	if (!bad && node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+		sent = send_perr(q->r, &pe);
+		bad = 1;
 	}
 	node_free(&p);
-	return iq_ok(q->r);
+	return bad ? sent : iq_ok(q->r);
 }
+
+static const struct owner_list affiliation_list = {
+	affiliations_list, affiliations_check, affiliation_apply
+};
+static const struct owner_list subscription_list = {
+	subscriptions_list, subscriptions_check, subscription_apply
+};
 
 static enum stanza_error
 owner_iq(struct iq_req *r)
@@ -3638,9 +3632,9 @@ owner_iq(struct iq_req *r)
 	else if (!get && strcmp(n, "purge") == 0)
 		e = do_purge(&q, act);
 	else if (strcmp(n, "affiliations") == 0)
-		e = affiliations_owner(&q, act, !get);
+		e = owner_list_iq(&q, act, !get, &affiliation_list);
 	else if (strcmp(n, "subscriptions") == 0)
-		e = subscriptions_owner(&q, act, !get);
+		e = owner_list_iq(&q, act, !get, &subscription_list);
 	else if (strcmp(n, "default") == 0 || strcmp(n, "delete") == 0 ||
 	    strcmp(n, "purge") == 0)
 		e = fail(r, ERR_BAD_REQUEST, NULL, get ?
