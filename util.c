@@ -409,3 +409,103 @@ utf8_is_valid(const char *s, size_t n)
 	}
 	return 1;
 }
+
+/* ---- XEP-0082 DateTime parsing ---- */
+
+#define XEP82_US	((int64_t)1000000)
+
+static int
+is_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int
+month_days(int64_t y, int m)
+{
+	static const int md[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	return m == 2 && is_leap(y) ? 29 : md[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian, y >= 1). */
+static int64_t
+days_since_epoch(int64_t y, int m, int d)
+{
+	int64_t n = y - 1, days;
+
+	/* Whole years before y, counted from year 1, then from 1970. */
+	days = n * 365 + n / 4 - n / 100 + n / 400;
+	days -= (int64_t)1969 * 365 + 1969 / 4 - 1969 / 100 + 1969 / 400;
+	for (int i = 1; i < m; i++)
+		days += month_days(y, i);
+	return days + d - 1;
+}
+
+static int
+digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * A XEP-0082 DateTime, CCYY-MM-DDThh:mm:ss[.sss]TZD, to microseconds.
+ * A time given to the second stands for all of that second when it ends
+ * a range (*whole_second set): stamps we show have no fraction, and a
+ * client that ends a query at a message's stamp wants that message.
+ */
+int
+parse_xep82(const char *s, int64_t *out, int *whole_second)
+{
+	int y, mo, d, h, mi, sec, tzh = 0, tzm = 0, sign = 0;
+	int64_t frac = 0, scale = 100000, t;
+	const char *p;
+
+	if (s == NULL || strlen(s) < 20 || digits(s, 4, &y) == -1 || s[4] != '-' ||
+	    digits(s + 5, 2, &mo) == -1 || s[7] != '-' ||
+	    digits(s + 8, 2, &d) == -1 || s[10] != 'T' ||
+	    digits(s + 11, 2, &h) == -1 || s[13] != ':' ||
+	    digits(s + 14, 2, &mi) == -1 || s[16] != ':' ||
+	    digits(s + 17, 2, &sec) == -1)
+		return -1;
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) ||
+	    h > 23 || mi > 59 || sec > 60)
+		return -1;
+	if (sec == 60)
+		sec = 59;	/* a leap second: the last one we can name */
+	p = s + 19;
+	*whole_second = 1;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			frac += (*p - '0') * scale;
+			scale /= 10;
+		}
+		*whole_second = 0;
+	}
+	if (*p == 'Z')
+		p++;
+	else if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (digits(p + 1, 2, &tzh) == -1 || p[3] != ':' ||
+		    digits(p + 4, 2, &tzm) == -1 || tzh > 23 || tzm > 59)
+			return -1;
+		p += 6;
+	} else
+		return -1;
+	if (*p != '\0')
+		return -1;
+	t = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t -= sign * (tzh * 3600 + tzm * 60);
+	*out = t * XEP82_US + frac;
+	return 0;
+}

@@ -57,6 +57,12 @@ int64_t	 now_ms(void);
 int64_t	 wall_time(void);
 /* "2026-11-25T17:55:50Z" (XEP-0082), out must hold 21 bytes. */
 void	 format_xep82(int64_t t, char *out, size_t outlen);
+/*
+ * A XEP-0082 DateTime, CCYY-MM-DDThh:mm:ss[.sss]TZD, to microseconds
+ * since 1970: 0, or -1 if s is NULL or not one.  *whole_second is set
+ * when s has no fraction (a range ending there covers that second).
+ */
+int	 parse_xep82(const char *s, int64_t *out, int *whole_second);
 
 /* Copy with truncation check: 0 if it fit, -1 if it did not. */
 int	 strlcpy_ok(char *dst, const char *src, size_t dstsize);

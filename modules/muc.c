@@ -271,80 +271,16 @@ muc_error(const struct xml_node *st, enum stanza_error e, const char *type,
 	xml_arena_free(r->arena);
 }
 
-static int
-digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t
-days_from_epoch(int y, int m, int d)
-{
-	static const int cum[] = { 0, 31, 59, 90, 120, 151, 181, 212, 243,
-	    273, 304, 334 };
-	int64_t yy = (int64_t)y - 1, days;
-
-	days = yy * 365 + yy / 4 - yy / 100 + yy / 400;
-	days -= (int64_t)1969 * 365 + 1969 / 4 - 1969 / 100 + 1969 / 400;
-	days += cum[m - 1] + (m > 2 && leap(y)) + d - 1;
-	return days;
-}
-
 int
 muc_parse_time(const char *s, int64_t *out)
 {
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	int y, mo, d, h, mi, sec, tzh = 0, tzm = 0, sign = 0;
-	const char *p;
+	int64_t us;
+	int whole;
 
-	if (s == NULL || strlen(s) < 20 || digits(s, 4, &y) == -1 ||
-	    s[4] != '-' || digits(s + 5, 2, &mo) == -1 || s[7] != '-' ||
-	    digits(s + 8, 2, &d) == -1 || s[10] != 'T' ||
-	    digits(s + 11, 2, &h) == -1 || s[13] != ':' ||
-	    digits(s + 14, 2, &mi) == -1 || s[16] != ':' ||
-	    digits(s + 17, 2, &sec) == -1)
+	if (parse_xep82(s, &us, &whole) == -1)
 		return -1;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
-	    d > mdays[mo - 1] + (mo == 2 && leap(y)) || h > 23 || mi > 59 ||
-	    sec > 60)
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		if (p[1] < '0' || p[1] > '9')
-			return -1;
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	}
-	if (*p == 'Z')
-		p++;
-	else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (digits(p + 1, 2, &tzh) == -1 || p[3] != ':' ||
-		    digits(p + 4, 2, &tzm) == -1 || tzh > 23 || tzm > 59)
-			return -1;
-		p += 6;
-	} else
-		return -1;
-	if (*p != '\0')
-		return -1;
-	*out = days_from_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-	    (sec == 60 ? 59 : sec) - sign * (tzh * 3600 + tzm * 60);
+	/* Whole seconds, rounded down (also before 1970). */
+	*out = us / 1000000 - (us < 0 && us % 1000000 != 0);
 	return 0;
 }
 

@@ -91,6 +91,8 @@ static void
 test_misc(void)
 {
 	char small[4], stamp[32];
+	int64_t us;
+	int whole;
 
 	T_EXPECT(ct_equal("abc", "abc", 3), "equal");
 	T_EXPECT(!ct_equal("abc", "abd", 3), "differ");
@@ -103,6 +105,17 @@ test_misc(void)
 	T_EQ_STR(stamp, "1970-01-01T00:00:00Z");
 	format_xep82(1764093350, stamp, sizeof stamp);
 	T_EQ_STR(stamp, "2025-11-25T17:55:50Z");
+	/* parse_xep82: microseconds, and whether the stamp had a fraction
+	 * (muc's unit tests cover the refusals through muc_parse_time). */
+	T_EQ_INT(parse_xep82("2025-11-25T17:55:50Z", &us, &whole), 0);
+	T_EXPECT(us == (int64_t)1764093350 * 1000000 && whole, "whole second");
+	T_EQ_INT(parse_xep82("2025-11-25T18:55:50.25+01:00", &us, &whole), 0);
+	T_EXPECT(us == (int64_t)1764093350 * 1000000 + 250000 && !whole,
+	    "fraction and zone");
+	T_EQ_INT(parse_xep82("1969-12-31T23:59:59.5Z", &us, &whole), 0);
+	T_EXPECT(us == -500000, "before 1970");
+	T_EQ_INT(parse_xep82(NULL, &us, &whole), -1);
+	T_EQ_INT(parse_xep82("2025-11-25T17:55:50", &us, &whole), -1);
 	T_EXPECT(now_ms() > 0, "monotonic clock");
 }
 
