@@ -63,6 +63,10 @@ void	 format_xep82(int64_t t, char *out, size_t outlen);
  * when s has no fraction (a range ending there covers that second).
  */
 int	 parse_xep82(const char *s, int64_t *out, int *whole_second);
+/* Decimal digits only, min <= value <= max: 0, else -1 (also on "",
+ * NULL, signs, spaces and overflow). */
+int	 parse_ulong(const char *s, unsigned long min, unsigned long max,
+	    unsigned long *out);
 
 /* Copy with truncation check: 0 if it fit, -1 if it did not. */
 int	 strlcpy_ok(char *dst, const char *src, size_t dstsize);

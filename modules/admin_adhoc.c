@@ -102,28 +102,6 @@ static uint64_t next_serial = 1;
 
 /* ---- settings ---- */
 
-static int
-parse_uint(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out)
-{
-	unsigned long v = 0;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (!isdigit((unsigned char)*s))
-			return -1;
-		if ((unsigned long)(*s - '0') > max ||
-		    v > (max - (unsigned long)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	if (v < min)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static const struct {
 	const char	*key;
 	unsigned long	 min, max, def;
@@ -147,7 +125,7 @@ setting(const char *key)
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		if (strcmp(settings[i].key, key) != 0)
 			continue;
-		if (parse_uint(config_module_opt(cfg, MODNAME, key),
+		if (parse_ulong(config_module_opt(cfg, MODNAME, key),
 		    settings[i].min, settings[i].max, &v) == 0)
 			return v;
 		return settings[i].def;
@@ -164,7 +142,7 @@ adhoc_config_check(const char *key, const char *value, char *err,
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		if (strcmp(settings[i].key, key) != 0)
 			continue;
-		if (parse_uint(value, settings[i].min, settings[i].max, &v) == 0)
+		if (parse_ulong(value, settings[i].min, settings[i].max, &v) == 0)
 			return 0;
 		snprintf(err, errlen, "%s must be a whole number from %lu to "
 		    "%lu (%s)", key, settings[i].min, settings[i].max,
@@ -997,7 +975,7 @@ list_limit(struct ctx *c, size_t *limit)
 		return e;
 	if (v == NULL || *v == '\0' || strcmp(v, "none") == 0)
 		return ERR_NONE;
-	if (parse_uint(v, 1, 100000, &n) == -1)
+	if (parse_ulong(v, 1, 100000, &n) == -1)
 		return bad(c, ERR_BAD_REQUEST, "bad-payload",
 		    "max_items must be a positive number or 'none'");
 	if (n < *limit)

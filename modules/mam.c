@@ -129,28 +129,6 @@ enum { S_MAX_MESSAGES, S_MAX_PAGE, S_MAX_PREFS_JIDS };
 #define EXPIRY_DEFAULT	(7 * 86400)		/* Prosody's "1w" */
 #define EXPIRY_MAX	((int64_t)100 * 365 * 86400)
 
-static int
-parse_ulong(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out)
-{
-	unsigned long v = 0, d;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		d = (unsigned long)(*s - '0');
-		if (v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	if (v < min)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /*
  * expires_after: "never", a number of seconds, or a number with a unit
  * as Prosody's archive_expires_after takes them: h, d, w, m (30 days),

@@ -54,28 +54,6 @@ static const char *const bool_keys[] = {
 	NULL
 };
 
-static int
-parse_ulong(const char *s, unsigned long min, unsigned long max,
-    unsigned long *out)
-{
-	unsigned long v = 0, d;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		d = (unsigned long)(*s - '0');
-		if (v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	if (v < min)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int
 muc_parse_bool(const char *s, int *out)
 {

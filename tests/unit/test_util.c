@@ -1,6 +1,7 @@
 /*
  * test_util.c - bounded buffers, escaping, base64, UTF-8, comparisons.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "harness.h"
@@ -93,6 +94,7 @@ test_misc(void)
 	char small[4], stamp[32];
 	int64_t us;
 	int whole;
+	unsigned long ul;
 
 	T_EXPECT(ct_equal("abc", "abc", 3), "equal");
 	T_EXPECT(!ct_equal("abc", "abd", 3), "differ");
@@ -116,6 +118,16 @@ test_misc(void)
 	T_EXPECT(us == -500000, "before 1970");
 	T_EQ_INT(parse_xep82(NULL, &us, &whole), -1);
 	T_EQ_INT(parse_xep82("2025-11-25T17:55:50", &us, &whole), -1);
+	T_EQ_INT(parse_ulong("42", 1, 100, &ul), 0);
+	T_EXPECT(ul == 42, "parse_ulong value");
+	T_EQ_INT(parse_ulong("0", 1, 100, &ul), -1);	/* below min */
+	T_EQ_INT(parse_ulong("101", 1, 100, &ul), -1);	/* above max */
+	T_EQ_INT(parse_ulong("9", 0, 5, &ul), -1);	/* one digit above max */
+	T_EQ_INT(parse_ulong("-1", 0, 5, &ul), -1);
+	T_EQ_INT(parse_ulong(" 1", 0, 5, &ul), -1);
+	T_EQ_INT(parse_ulong("", 0, 5, &ul), -1);
+	T_EQ_INT(parse_ulong(NULL, 0, 5, &ul), -1);
+	T_EQ_INT(parse_ulong("99999999999999999999999", 0, ULONG_MAX, &ul), -1);
 	T_EXPECT(now_ms() > 0, "monotonic clock");
 }
 
