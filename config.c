@@ -1501,3 +1501,22 @@ config_parse_size(const char *s, size_t *out)
 	*out = (size_t)v;
 	return 0;
 }
+
+int
+config_check_size(const char *key, const char *value, size_t min,
+    size_t max, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (config_parse_size(value, &n) == -1) {
+		snprintf(err, errlen, "%s: '%s' is not a size (bytes, or a "
+		    "number followed by K or M)", key, value);
+		return -1;
+	}
+	if (n < min || n > max) {
+		snprintf(err, errlen, "%s: %s is out of range %zu..%zu", key,
+		    value, min, max);
+		return -1;
+	}
+	return 0;
+}

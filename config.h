@@ -131,6 +131,10 @@ char	*config_default_path(void);
 /* A size as in [limits]: decimal bytes, or a number with K or M (KiB,
  * MiB).  For modules' settings.  0, or -1 if it is not one. */
 int	 config_parse_size(const char *, size_t *);
+/* A module's size setting key = value within min..max: 0, or -1 with
+ * the reason in err (for config_check hooks). */
+int	 config_check_size(const char *key, const char *value, size_t min,
+	    size_t max, char *err, size_t errlen);
 
 /* A module's setting from its [MODULE] section, or NULL if not given. */
 const char *config_module_opt(const struct config *, const char *module,

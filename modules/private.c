@@ -100,7 +100,7 @@ static int
 private_config_check(const char *key, const char *value, char *err,
     size_t errlen)
 {
-	size_t n, top;
+	size_t top;
 
 	if (strcmp(key, "max_size") == 0)
 		top = MAX_SIZE_TOP;
@@ -111,17 +111,7 @@ private_config_check(const char *key, const char *value, char *err,
 		    "max_size, max_total)", key);
 		return -1;
 	}
-	if (config_parse_size(value, &n) == -1) {
-		snprintf(err, errlen, "%s: '%s' is not a size (bytes, or a "
-		    "number followed by K or M)", key, value);
-		return -1;
-	}
-	if (n < SETTING_MIN || n > top) {
-		snprintf(err, errlen, "%s: %s is out of range %zu..%zu", key,
-		    value, SETTING_MIN, top);
-		return -1;
-	}
-	return 0;
+	return config_check_size(key, value, SETTING_MIN, top, err, errlen);
 }
 
 /* ---- the request ---- */

@@ -87,24 +87,13 @@ static int
 vcard_config_check(const char *key, const char *value, char *err,
     size_t errlen)
 {
-	size_t n;
-
 	if (strcmp(key, "max_size") != 0) {
 		snprintf(err, errlen, "unknown key '%s' in [vcard] (known: "
 		    "max_size)", key);
 		return -1;
 	}
-	if (config_parse_size(value, &n) == -1) {
-		snprintf(err, errlen, "%s: '%s' is not a size (bytes, or a "
-		    "number followed by K or M)", key, value);
-		return -1;
-	}
-	if (n < SETTING_MIN || n > MAX_SIZE_TOP) {
-		snprintf(err, errlen, "%s: %s is out of range %zu..%zu", key,
-		    value, SETTING_MIN, MAX_SIZE_TOP);
-		return -1;
-	}
-	return 0;
+	return config_check_size(key, value, SETTING_MIN, MAX_SIZE_TOP, err,
+	    errlen);
 }
 
 /* ---- the photo hash ---- */
