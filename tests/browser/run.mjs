@@ -49,7 +49,6 @@ async function fail(err) {
 		// Converse's own error notes (a refused upload, say) are in the chat.
 		const notes = await page.locator('.chat-msg--error, .chat-error, .alert-danger')
 			.allInnerTexts().catch(() => []);
-		log('DEBUG chats: ' + await page.evaluate(() => [...document.querySelectorAll('converse-chat, .chatbox')].map(e => e.outerHTML.slice(0, 300)).join(' ## ')));
 		if (notes.length)
 			say('converse showed: ' + notes.map((s) => s.trim()).join(' | '));
 		const shot = path.join(cfg.out, 'failure.png');
