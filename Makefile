@@ -30,7 +30,7 @@ INIFLAGS = -DINI_MAX_LINE=1024 -DINI_HANDLER_LINENO=1 \
 CPPFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DXMPPD_VERSION='"$(VERSION)"' \
 	   -I. -Imodules -I$(BSSL)/inc -I$(INIH) $(INIFLAGS)
 
-CORE	= check.c dns.c resolver.c init.c util.c log.c xml.c jid.c store.c sasl.c config.c tls.c loop.c conn.c http.c \
+CORE	= check.c dns.c resolver.c init.c util.c log.c xml.c jid.c store.c sasl.c config.c tls.c loop.c conn.c http.c ws.c \
 	  stream.c sm.c s2s.c router.c account.c server.c import.c luadata.c
 MODS	= $(sort $(wildcard modules/*.c))
 LIBSRC	= $(CORE) $(MODS)
@@ -82,8 +82,10 @@ $(MUSLDIR)/%.o: %.c $(HDRS) $(UNPACKED) | musl-tools
 	@mkdir -p $(@D)
 	$(MUSLCC) $(CPPFLAGS) $(OPT) $(WARN) $(CFLAGS) -c -o $@ $<
 
+# -z noseparate-code: no page of padding around the code (8 KB of a static
+# binary that maps nothing else); the code stays read-only and executable.
 xmppd: $(MUSLDIR)/xmppd.o $(MUSLOBJ) $(MUSLDIR)/libbearssl.a $(MUSLDIR)/libinih.a
-	$(MUSLCC) -Os -flto=auto -static -Wl,--gc-sections -s $(LDFLAGS) -o $@ $^
+	$(MUSLCC) -Os -flto=auto -static -Wl,--gc-sections -Wl,-z,noseparate-code -s $(LDFLAGS) -o $@ $^
 
 # ---- sanitizer builds for the tests (host libc) ----
 $(SANDIR)/%.o: %.c $(HDRS) $(UNPACKED)

@@ -315,8 +315,8 @@ unquote(const char *v, char *buf, size_t buflen)
 	buf[n] = '\0';
 }
 
-static int
-parse_bool(const char *s, int *out)
+int
+config_parse_bool(const char *s, int *out)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
 	static const char *const no[] = { "false", "no", "off", "0" };
@@ -755,7 +755,7 @@ set_value(struct parse *p, const struct key *k, const char *v, int line)
 	switch (k->type) {
 	case K_BOOL:
 		unquote(v, buf, sizeof(buf));
-		if (parse_bool(buf, &b) == -1)
+		if (config_parse_bool(buf, &b) == -1)
 			return perr(p, line, "%s: expected true/false, yes/no, "
 			    "on/off or 1/0, not '%s'", k->name,
 			    shown(buf, sb, sizeof(sb)));

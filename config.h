@@ -128,6 +128,8 @@ char	*config_expand_path(const char *);
 /* The default config path: $XMPPD_CONFIG, else ~/etc/xmppd.ini. */
 char	*config_default_path(void);
 
+/* true/yes/on/1 or false/no/off/0 (any case): 0 with *out, or -1. */
+int	 config_parse_bool(const char *, int *);
 /* A size as in [limits]: decimal bytes, or a number with K or M (KiB,
  * MiB).  For modules' settings.  0, or -1 if it is not one. */
 int	 config_parse_size(const char *, size_t *);

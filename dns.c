@@ -83,6 +83,25 @@ dns_set_servers(char *const *list, size_t n)
 	return 0;
 }
 
+int
+dns_nameserver_of(const char *line, char *addr, size_t addrlen)
+{
+	size_t n;
+
+	line += strspn(line, " \t");
+	if (strncmp(line, "nameserver", 10) != 0 || strchr(" \t", line[10]) == NULL ||
+	    line[10] == '\0')
+		return -1;
+	line += 10;
+	line += strspn(line, " \t");
+	n = strcspn(line, " \t\r\n#;");
+	if (n == 0 || n >= addrlen)
+		return -1;
+	memcpy(addr, line, n);
+	addr[n] = '\0';
+	return 0;
+}
+
 void
 dns_load_servers(void)
 {
@@ -93,7 +112,7 @@ dns_load_servers(void)
 		return;
 	if ((fp = fopen("/etc/resolv.conf", "r")) != NULL) {
 		while (nservers < MAX_SERVERS && fgets(line, sizeof line, fp) != NULL)
-			if (sscanf(line, " nameserver %127s", addr) == 1 &&
+			if (dns_nameserver_of(line, addr, sizeof addr) == 0 &&
 			    parse_server(addr, &servers[nservers],
 			    &servers_len[nservers]) == 0)
 				nservers++;

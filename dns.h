@@ -50,6 +50,8 @@ int	 dns_set_servers(char *const *servers, size_t n);
 
 /* The nameservers in use (resolv.conf read on first use). */
 void	 dns_load_servers(void);
+/* The address of a resolv.conf "nameserver ADDR" line: 0, or -1. */
+int	 dns_nameserver_of(const char *line, char *addr, size_t addrlen);
 size_t	 dns_server_count(void);
 struct sockaddr_storage;
 const struct sockaddr_storage *dns_server(size_t i, socklen_t *len);

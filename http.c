@@ -428,13 +428,12 @@ parse_host(const char *v, size_t n, char *out, size_t outlen)
 	return 0;
 }
 
-/* Is token (case-insensitive) one of the comma-separated list v? */
-static int
-list_has(const char *v, const char *token)
+int
+http_list_has(const char *v, const char *token)
 {
 	size_t tl = strlen(token);
 
-	while (*v != '\0') {
+	while (v != NULL && *v != '\0') {
 		const char *e;
 		size_t l;
 		while (*v == ' ' || *v == '\t' || *v == ',')
@@ -565,10 +564,10 @@ http_head_check(const struct http_parser *p, struct http_head *h)
 		return rc;
 	v = http_parser_header(p, "connection");
 	if (h->minor >= 1)
-		h->keep_alive = v == NULL || !list_has(v, "close");
+		h->keep_alive = v == NULL || !http_list_has(v, "close");
 	else
-		h->keep_alive = v != NULL && list_has(v, "keep-alive") &&
-		    !list_has(v, "close");
+		h->keep_alive = v != NULL && http_list_has(v, "keep-alive") &&
+		    !http_list_has(v, "close");
 	if ((v = http_parser_header(p, "expect")) != NULL) {
 		if (strcasecmp(v, "100-continue") != 0)
 			return 417;
@@ -743,6 +742,7 @@ struct http_conn {
 	int		 tls;
 	int		 dead;		/* closed() ran */
 	int		 close_after;	/* no more requests on this one */
+	int		 upgraded;	/* handed to another protocol (101) */
 	unsigned	 served;
 	struct http_request *rq;
 	struct buf	 pending;	/* input waiting behind a response */
@@ -907,6 +907,15 @@ find_client(struct http_request *rq)
 			return;
 		end = comma;
 	}
+}
+
+int
+http_request_secure(const struct http_request *rq)
+{
+	const char *p = http_request_header(rq, "x-forwarded-proto");
+
+	return rq->hc->tls || (p != NULL && strcasecmp(p, "https") == 0 &&
+	    is_trusted_proxy(rq->hc->c->ip));
 }
 
 /* ---- responses ---- */
@@ -1427,6 +1436,59 @@ take_body(struct http_request *rq, const char **data, size_t *n)
 }
 
 static void
+unlink_conn(struct http_conn *hc)
+{
+	if (hc->prev != NULL)
+		hc->prev->next = hc->next;
+	else
+		hconns = hc->next;
+	if (hc->next != NULL)
+		hc->next->prev = hc->prev;
+	buf_free(&hc->pending);
+	free(hc);
+}
+
+struct conn *
+http_upgrade(struct http_request *rq, const struct conn_proto *proto,
+    void *stream)
+{
+	struct http_conn *hc = rq->hc;
+	struct buf b;
+
+	rq->responded = 1;
+	rq->status = 101;
+	rq->resp = RS_DONE;
+	buf_init(&b, HEAD_MAX);
+	buf_addstr(&b, "HTTP/1.1 101 Switching Protocols\r\n");
+	add_date(&b);
+	buf_addstr(&b, "Server: xmppd\r\n");
+	buf_add(&b, buf_head(&rq->extra), buf_used(&rq->extra));
+	buf_addstr(&b, "\r\n");
+	conn_send(hc->c, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+	hc->upgraded = 1;
+	hc->dead = 1;		/* the HTTP side stops here */
+	hc->c->proto = proto;
+	hc->c->stream = stream;
+	return hc->c;
+}
+
+/* After a 101: the HTTP state goes; what followed the head is the new
+ * protocol's. */
+static void
+hand_over(struct http_conn *hc, const char *data, size_t n)
+{
+	struct conn *c = hc->c;
+
+	log_request(hc->rq, "");
+	call_done(hc->rq);
+	free_request(hc->rq);
+	unlink_conn(hc);
+	if (n > 0 && c->state == CONN_OPEN)
+		c->proto->input(c, data, n);
+}
+
+static void
 process(struct http_conn *hc, const char *data, size_t n)
 {
 	enum http_parse ev;
@@ -1462,6 +1524,8 @@ process(struct http_conn *hc, const char *data, size_t n)
 		if (ev == HTTP_PARSE_HEAD)
 			dispatch(rq);
 	}
+	if (hc->upgraded)
+		hand_over(hc, data, n);
 }
 
 /* ---- sending files: the pump ---- */
@@ -1667,14 +1731,7 @@ http_free(struct conn *c)
 		call_done(rq);
 		free_request(rq);
 	}
-	if (hc->prev != NULL)
-		hc->prev->next = hc->next;
-	else
-		hconns = hc->next;
-	if (hc->next != NULL)
-		hc->next->prev = hc->prev;
-	buf_free(&hc->pending);
-	free(hc);
+	unlink_conn(hc);
 }
 
 static const struct conn_proto http_proto = {

@@ -101,6 +101,8 @@ int	 http_path_normalize(const char *in, size_t n, char *out, size_t outlen);
  * 0, or -1 if out is too small. */
 int	 http_path_encode(const char *s, char *out, size_t outlen);
 const char *http_status_text(int status);
+/* Is token (any case) one of the comma-separated list v (NULL: no)? */
+int	 http_list_has(const char *v, const char *token);
 
 /* ---- handlers ---- */
 
@@ -148,6 +150,8 @@ const char *http_request_host(const struct http_request *);	/* "" if none */
 /* The client's address: the peer, or what a trusted proxy says. */
 const char *http_request_client(const struct http_request *);
 int	 http_request_is_tls(const struct http_request *);
+/* Over TLS: ours, or a trusted proxy's that says X-Forwarded-Proto: https. */
+int	 http_request_secure(const struct http_request *);
 uint64_t http_request_content_length(const struct http_request *);
 void	 http_request_set_data(struct http_request *, void *);
 void	*http_request_data(const struct http_request *);
@@ -172,6 +176,16 @@ void	 http_respond_error(struct http_request *, int status);
  */
 void	 http_respond_file(struct http_request *, int fd, uint64_t size,
 	    const char *type, const char *etag);
+
+/*
+ * Switch protocols (101), from a head() handler of a request without a
+ * body: the headers added with http_add_header() go out with the 101,
+ * the connection now belongs to proto and stream, and bytes the client
+ * sent after the head are given to proto->input.  Returns the conn.
+ */
+struct conn_proto;
+struct conn *http_upgrade(struct http_request *, const struct conn_proto *,
+	    void *stream);
 
 /* ---- the server side (server.c) ---- */
 

@@ -475,34 +475,16 @@ name_ok(const char *s)
 	return 1;
 }
 
-/* "2026-11-25T17:55:50Z" or with fractions: seconds since 1970, or -1. */
+/* A XEP-0082 stamp as whole seconds since 1970, or -1. */
 static int64_t
 parse_stamp(const char *s)
 {
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0;
-	time_t t;
+	int64_t us;
+	int whole;
 
-	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h,
-	    &mi, &sec, &n) != 6 || n != 19)
+	if (parse_xep82(s, &us, &whole) != 0 || us < 0)
 		return -1;
-	s += n;
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			;
-	if (strcmp(s, "Z") != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 ||
-	    h > 23 || mi > 59 || sec > 60 || y < 1970)
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	return (int64_t)t;
+	return us / 1000000;
 }
 
 /*

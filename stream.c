@@ -9,12 +9,14 @@
 
 #include "account.h"
 #include "conn.h"
+#include "http.h"
 #include "router.h"
 #include "sasl.h"
 #include "sm.h"
 #include "server.h"
 #include "stream.h"
 #include "tls.h"
+#include "ws.h"
 
 #define NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL		"urn:ietf:params:xml:ns:xmpp-sasl"
@@ -22,11 +24,15 @@
 #define NS_SESSION	"urn:ietf:params:xml:ns:xmpp-session"
 #define NS_STREAMS	"urn:ietf:params:xml:ns:xmpp-streams"
 #define NS_PING		"urn:xmpp:ping"
+#define NS_FRAMING	"urn:ietf:params:xml:ns:xmpp-framing"
+#define NS_STREAM_PFX	"http://etherx.jabber.org/streams"
 
 #define SASL_MAX_B64	8192	/* base64 text of one SASL message */
 
 struct c2s {
 	struct conn	*conn;
+	struct ws	*ws;		/* RFC 7395 framing, NULL over TCP */
+	char		 ip[48];	/* the client's address (for auth limits) */
 	struct xml_parser *xp;
 	int		 header_sent;	/* our header for the current stream */
 	int		 tls;		/* TLS on (or starting) */
@@ -86,10 +92,65 @@ set_parser_limits(struct c2s *s)
 	xml_parser_set_limits(s->xp, &xl);
 }
 
+/*
+ * Everything a c2s stream writes goes through out(): one whole element
+ * (or the stream's header or end) at a time, so that over WebSocket each
+ * becomes one message (RFC 7395 3.3.3).
+ */
+static void
+out(struct c2s *s, const char *p, size_t len)
+{
+	struct buf b;
+
+	if (s->ws == NULL) {
+		conn_send(s->conn, p, len);
+		return;
+	}
+	buf_init(&b, len + 16);
+	if (ws_frame(&b, WS_OP_TEXT, p, len) == 0)
+		conn_send(s->conn, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+}
+
 static void
 send_str(struct c2s *s, const char *str)
 {
-	conn_send(s->conn, str, strlen(str));
+	out(s, str, strlen(str));
+}
+
+/* A stanza: over WebSocket each one stands alone and names its namespace. */
+static void
+send_xml(struct c2s *s, const struct xml_node *st)
+{
+	struct buf b;
+
+	if (s->ws == NULL) {
+		conn_send_xml(s->conn, st, NS_CLIENT);
+		return;
+	}
+	buf_init(&b, lim()->max_stanza_size * 4 + 65536);
+	if (xml_serialize(st, &b, NULL) == 0)
+		out(s, buf_head(&b), buf_used(&b));
+	else
+		conn_log(s->conn, LOG_LVL_WARN, "stanza too big to send");
+	buf_free(&b);
+}
+
+/* The end of the stream, and over WebSocket of the connection (7395 3.6). */
+static void
+send_close(struct c2s *s)
+{
+	struct buf b;
+
+	if (s->ws == NULL) {
+		send_str(s, "</stream:stream>");
+		return;
+	}
+	send_str(s, "<close xmlns='" NS_FRAMING "'/>");
+	buf_init(&b, 16);
+	ws_close_frame(&b, WS_CLOSE_NORMAL);
+	conn_send(s->conn, buf_head(&b), buf_used(&b));
+	buf_free(&b);
 }
 
 static void
@@ -108,21 +169,44 @@ send_header(struct c2s *s)
 		if (*p == '+' || *p == '/')
 			*p = 'x';
 	buf_init(&b, 2048);
-	buf_addstr(&b, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-	    "xmlns:stream='http://etherx.jabber.org/streams' id='");
+	buf_addstr(&b, s->ws != NULL ? "<open xmlns='" NS_FRAMING "' id='" :
+	    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='" NS_STREAM_PFX "' id='");
 	buf_addstr(&b, s->id);
 	buf_addstr(&b, "' from='");
 	buf_add_escaped(&b, from, strlen(from));
-	buf_addstr(&b, "' version='1.0' xml:lang='en'>");
-	conn_send(s->conn, buf_head(&b), buf_used(&b));
+	buf_addstr(&b, s->ws != NULL ? "' version='1.0' xml:lang='en'/>" :
+	    "' version='1.0' xml:lang='en'>");
+	out(s, buf_head(&b), buf_used(&b));
 	buf_free(&b);
 	s->header_sent = 1;
+}
+
+/* <stream:error/> into b (initialised here); standalone declares the
+ * stream prefix, as a WebSocket message must (RFC 7395 3.3.3). */
+static void
+error_element(struct buf *b, const char *cond, const char *text,
+    int standalone)
+{
+	buf_init(b, 4096);
+	buf_addstr(b, standalone ? "<stream:error xmlns:stream='" NS_STREAM_PFX
+	    "'><" : "<stream:error><");
+	buf_addstr(b, cond);
+	buf_addstr(b, " xmlns='" NS_STREAMS "'/>");
+	if (text != NULL && *text) {
+		buf_addstr(b, "<text xmlns='" NS_STREAMS "'>");
+		buf_add_escaped(b, text, strlen(text));
+		buf_addstr(b, "</text>");
+	}
+	buf_addstr(b, "</stream:error>");
 }
 
 /* RFC 6120 4.9: header first if need be, the error, the close tag. */
 static void
 stream_error(struct c2s *s, const char *cond, const char *text)
 {
+	struct buf b;
+
 	if (s->done)
 		return;
 	if (s->conn == NULL) {
@@ -135,7 +219,17 @@ stream_error(struct c2s *s, const char *cond, const char *text)
 	}
 	send_header(s);
 	s->done = 1;
-	stream_error_close(s->conn, cond, text, "stream error");
+	if (s->ws == NULL) {
+		stream_error_close(s->conn, cond, text, "stream error");
+		return;
+	}
+	error_element(&b, cond, text, 1);
+	out(s, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+	send_close(s);
+	conn_log(s->conn, LOG_LVL_INFO, "stream error %s%s%s", cond,
+	    text ? ": " : "", text ? text : "");
+	conn_close(s->conn, cond);
 }
 
 void
@@ -144,16 +238,8 @@ stream_error_close(struct conn *c, const char *cond, const char *text,
 {
 	struct buf b;
 
-	buf_init(&b, 4096);
-	buf_addstr(&b, "<stream:error><");
-	buf_addstr(&b, cond);
-	buf_addstr(&b, " xmlns='" NS_STREAMS "'/>");
-	if (text != NULL && *text) {
-		buf_addstr(&b, "<text xmlns='" NS_STREAMS "'>");
-		buf_add_escaped(&b, text, strlen(text));
-		buf_addstr(&b, "</text>");
-	}
-	buf_addstr(&b, "</stream:error></stream:stream>");
+	error_element(&b, cond, text, 0);
+	buf_addstr(&b, "</stream:stream>");
 	conn_send(c, buf_head(&b), buf_used(&b));
 	buf_free(&b);
 	conn_log(c, LOG_LVL_INFO, "%s %s%s%s", what, cond, text ? ": " : "",
@@ -177,7 +263,7 @@ c2s_send(struct c2s *s, const struct xml_node *st)
 	}
 	if (s->conn == NULL)
 		return;
-	conn_send_xml(s->conn, st, NS_CLIENT);
+	send_xml(s, st);
 	if (s->sm != NULL && sm_unacked(s->sm) % SM_ASK_EVERY == 0)
 		send_str(s, "<r xmlns='" NS_SM "'/>");
 }
@@ -217,7 +303,7 @@ send_features(struct c2s *s)
 	struct xml_arena *a = xml_arena_new();
 	struct xml_node *f = xml_new(a, "features", NS_STREAM), *n;
 
-	if (!s->tls) {
+	if (!s->tls && s->ws == NULL) {
 		n = xml_add(f, "starttls", NS_TLS);
 		if (cfg->c2s_require_encryption)
 			xml_add(n, "required", NULL);
@@ -248,11 +334,12 @@ send_features(struct c2s *s)
 		struct buf b;
 		struct xml_node *c;
 		buf_init(&b, 8192);
-		buf_addstr(&b, "<stream:features>");
+		buf_addstr(&b, s->ws != NULL ? "<stream:features xmlns:stream='"
+		    NS_STREAM_PFX "'>" : "<stream:features>");
 		for (c = f->children; c != NULL; c = c->next)
 			xml_serialize(c, &b, NS_CLIENT);
 		buf_addstr(&b, "</stream:features>");
-		conn_send(s->conn, buf_head(&b), buf_used(&b));
+		out(s, buf_head(&b), buf_used(&b));
 		buf_free(&b);
 	}
 	xml_arena_free(a);
@@ -298,7 +385,8 @@ on_starttls(struct c2s *s, size_t remaining)
 	struct tls_creds *cr;
 
 	if (s->tls || s->authed) {
-		send_str(s, "<failure xmlns='" NS_TLS "'/></stream:stream>");
+		send_str(s, "<failure xmlns='" NS_TLS "'/>");
+		send_close(s);
 		s->done = 1;
 		conn_close(s->conn, "STARTTLS in wrong state");
 		return;
@@ -307,14 +395,16 @@ on_starttls(struct c2s *s, size_t remaining)
 		/* Bytes after <starttls/> in the same read would be taken as
 		 * if they came over TLS (CVE-2011-0411): refuse. */
 		conn_log(s->conn, LOG_LVL_INFO, "data after <starttls/>: closing");
-		send_str(s, "<failure xmlns='" NS_TLS "'/></stream:stream>");
+		send_str(s, "<failure xmlns='" NS_TLS "'/>");
+		send_close(s);
 		s->done = 1;
 		conn_close(s->conn, "STARTTLS injection");
 		return;
 	}
 	cr = server_creds(s->host);
 	if (cr == NULL) {
-		send_str(s, "<failure xmlns='" NS_TLS "'/></stream:stream>");
+		send_str(s, "<failure xmlns='" NS_TLS "'/>");
+		send_close(s);
 		s->done = 1;
 		conn_close(s->conn, "no certificate");
 		return;
@@ -397,7 +487,7 @@ sasl_failure(struct c2s *s, const char *cond, const char *why)
 	conn_log(s->conn, LOG_LVL_INFO, "authentication failed: %s%s%s", cond,
 	    why ? ": " : "", why ? why : "");
 	if (strcmp(cond, "not-authorized") == 0)
-		authfail_slot(s->conn->ip, 1)->count++;
+		authfail_slot(s->ip, 1)->count++;
 	if (++s->sasl_failures >= lim()->auth_attempts)
 		stream_error(s, "policy-violation",
 		    "Too many failed authentication attempts");
@@ -420,7 +510,7 @@ sasl_send(struct c2s *s, const char *elem, const char *data, size_t len)
 	} else if (strcmp(elem, "success") != 0)
 		buf_addstr(&b, "=");
 	buf_printf(&b, "</%s>", elem);
-	conn_send(s->conn, buf_head(&b), buf_used(&b));
+	out(s, buf_head(&b), buf_used(&b));
 	buf_free(&b);
 }
 
@@ -529,7 +619,7 @@ on_sasl(struct c2s *s, struct xml_node *st)
 		sasl_failure(s, "encryption-required", "auth before STARTTLS");
 		return;
 	}
-	if (authfail_blocked(s->conn->ip)) {
+	if (authfail_blocked(s->ip)) {
 		sasl_failure(s, "temporary-auth-failure",
 		    "too many failed logins from this address; try again later");
 		return;
@@ -599,7 +689,7 @@ on_bind(struct c2s *s, struct xml_node *iq, struct xml_node *bind)
 	xml_set_attr(r, "id", xml_attr(iq, "id"));
 	b = xml_add(r, "bind", NS_BIND);
 	xml_add_text_child(b, "jid", NULL, s->sess->full);
-	conn_send_xml(s->conn, r, NS_CLIENT);
+	send_xml(s, r);
 	xml_arena_free(a);
 	conn_log(s->conn, LOG_LVL_INFO, "bound %s", s->sess->full);
 	conn_set_deadline(s->conn, now_ms() + (int64_t)lim()->idle_timeout * 1000);
@@ -692,7 +782,7 @@ preauth_reply(const struct iq_req *r, struct xml_node *reply)
 	/* No JIDs exist yet: the reply goes back on this stream as it is. */
 	xml_set_attr(reply, "to", NULL);
 	xml_set_attr(reply, "from", NULL);
-	conn_send_xml(s->conn, reply, NS_CLIENT);
+	send_xml(s, reply);
 }
 
 /*
@@ -717,7 +807,7 @@ preauth_iq(struct c2s *s, struct xml_node *st)
 	r.where = IQ_PREAUTH;
 	r.id = xml_attr(st, "id");
 	r.preauth = 1;
-	r.peer_ip = s->conn->ip;
+	r.peer_ip = s->ip;
 	r.host = s->host;
 	strlcpy_ok(r.to.domain, s->host, sizeof r.to.domain);
 	r.reply_fn = preauth_reply;
@@ -779,7 +869,7 @@ resend(struct xml_node *st, void *arg)
 {
 	struct c2s *s = arg;
 
-	conn_send_xml(s->conn, st, NS_CLIENT);
+	send_xml(s, st);
 }
 
 /* <resume/>: take over a session (hibernating, or still on a connection
@@ -820,11 +910,7 @@ on_resume(struct c2s *s, struct xml_node *st)
 		unhibernate(old);
 		c2s_destroy(old);
 	} else {
-		old->done = 1;
-		send_header(old);
-		send_str(old, "<stream:error><conflict xmlns='" NS_STREAMS
-		    "'/></stream:error></stream:stream>");
-		conn_close(old->conn, "session resumed elsewhere");
+		stream_error(old, "conflict", "Session resumed elsewhere");
 	}
 	if (sm_take_ack(s, xml_attr(st, "h")) == -1)
 		return;
@@ -938,15 +1024,12 @@ on_stanza(struct c2s *s, struct xml_node *st, size_t remaining)
 	on_client_stanza(s, st);
 }
 
+/* Stream bytes into the XML tokenizer, events to their handlers. */
 static void
-c2s_input(struct conn *c, const char *buf, size_t len)
+feed_xml(struct c2s *s, const char *buf, size_t len)
 {
-	struct c2s *s = c->stream;
+	struct conn *c = s->conn;
 
-	if (s->sess != NULL) {
-		s->ping_pending = 0;
-		conn_set_deadline(c, now_ms() + (int64_t)lim()->idle_timeout * 1000);
-	}
 	while (len > 0 && !s->done && c->state == CONN_OPEN) {
 		size_t n = xml_feed(s->xp, buf, len);
 		struct xml_node *st;
@@ -969,7 +1052,7 @@ c2s_input(struct conn *c, const char *buf, size_t len)
 			break;
 		case XML_EV_STREAM_CLOSE:
 			send_header(s);
-			send_str(s, "</stream:stream>");
+			send_close(s);
 			s->done = 1;
 			conn_close(c, "client closed stream");
 			return;
@@ -980,6 +1063,139 @@ c2s_input(struct conn *c, const char *buf, size_t len)
 		if (n == 0 && xml_event(s->xp) == XML_EV_NONE)
 			break;	/* defensive: no progress */
 	}
+}
+
+/* ---- XMPP over WebSocket (RFC 7395) ---- */
+
+/* Is the message the framing element name (<open/>, <close/>)? */
+static int
+framing_is(const char *m, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+
+	return len > nl + 1 && m[0] == '<' && memcmp(m + 1, name, nl) == 0 &&
+	    strchr(" \t\r\n/>", m[nl + 1]) != NULL;
+}
+
+/*
+ * <open/> and <close/> stand for the stream header and end tag: the
+ * tokenizer gets those, so the rest of the stream logic is the same as
+ * over TCP.  Every other message is whole elements, fed as they are.
+ */
+static void
+ws_text(struct c2s *s, const char *m, size_t len)
+{
+	struct xml_node *f;
+	struct buf b;
+	char err[128];
+	const char *v;
+
+	while (len > 0 && strchr(" \t\r\n", *m) != NULL)
+		m++, len--;
+	if (!framing_is(m, len, "open") && !framing_is(m, len, "close")) {
+		feed_xml(s, m, len);
+		if (!s->done && xml_pending(s->xp) > 0)
+			stream_error(s, "not-well-formed", "A WebSocket message "
+			    "must hold whole elements (RFC 7395 3.3.3)");
+		return;
+	}
+	f = xml_parse_document(m, len, NULL, err, sizeof err);
+	if (f == NULL || f->ns == NULL || strcmp(f->ns, NS_FRAMING) != 0) {
+		stream_error(s, f == NULL ? "not-well-formed" : "invalid-namespace",
+		    f == NULL ? err : "Framing elements are in " NS_FRAMING);
+		if (f != NULL)
+			xml_arena_free(f->arena);
+		return;
+	}
+	if (strcmp(f->name, "close") == 0) {
+		feed_xml(s, "</stream:stream>", 16);
+		xml_arena_free(f->arena);
+		return;
+	}
+	buf_init(&b, 2048);
+	buf_addstr(&b, "<stream:stream xmlns='jabber:client' xmlns:stream='"
+	    NS_STREAM_PFX "'");
+	if ((v = xml_attr(f, "to")) != NULL) {
+		buf_addstr(&b, " to='");
+		buf_add_escaped(&b, v, strlen(v));
+		buf_addstr(&b, "'");
+	}
+	if ((v = xml_attr(f, "version")) != NULL) {
+		buf_addstr(&b, " version='");
+		buf_add_escaped(&b, v, strlen(v));
+		buf_addstr(&b, "'");
+	}
+	buf_addstr(&b, ">");
+	xml_arena_free(f->arena);
+	feed_xml(s, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+}
+
+/* A control frame of ours: ping answers, close frames. */
+static void
+ws_control(struct c2s *s, int opcode, const void *p, size_t len)
+{
+	struct buf b;
+
+	buf_init(&b, WS_CONTROL_MAX + 16);
+	if (ws_frame(&b, opcode, p, len) == 0)
+		conn_send(s->conn, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+}
+
+static void
+ws_input(struct c2s *s, const char *buf, size_t len)
+{
+	while (len > 0 && !s->done && s->conn->state == CONN_OPEN) {
+		enum ws_event ev;
+		size_t n = ws_feed(s->ws, buf, len, &ev), mlen;
+		const char *m = ws_message(s->ws, &mlen);
+		unsigned char code[2];
+
+		buf += n;
+		len -= n;
+		switch (ev) {
+		case WS_EV_NONE:
+		case WS_EV_PONG:
+			break;
+		case WS_EV_TEXT:
+			ws_text(s, m, mlen);
+			break;
+		case WS_EV_PING:
+			ws_control(s, WS_OP_PONG, m, mlen);
+			break;
+		case WS_EV_CLOSE:
+			/* Without <close/> first this is a lost connection:
+			 * a resumable session waits (RFC 7395 3.6.2). */
+			ws_control(s, WS_OP_CLOSE, "\x03\xe8", 2);
+			conn_close(s->conn, "websocket closed by the client");
+			return;
+		case WS_EV_ERROR:
+			code[0] = (unsigned char)(ws_close_code(s->ws) >> 8);
+			code[1] = (unsigned char)ws_close_code(s->ws);
+			conn_log(s->conn, LOG_LVL_INFO, "websocket: %s",
+			    s->ws->error);
+			ws_control(s, WS_OP_CLOSE, code, 2);
+			s->done = 1;
+			conn_close(s->conn, "websocket protocol error");
+			return;
+		}
+	}
+}
+
+static void
+c2s_input(struct conn *c, const char *buf, size_t len)
+{
+	struct c2s *s = c->stream;
+
+	if (s->sess != NULL) {
+		s->ping_pending = 0;
+		conn_set_deadline(c, now_ms() + (int64_t)lim()->idle_timeout * 1000);
+	}
+	if (s->ws != NULL)
+		ws_input(s, buf, len);
+	else
+		feed_xml(s, buf, len);
 }
 
 /* Stanzas the client never acknowledged, when its session is over for
@@ -1046,6 +1262,9 @@ c2s_destroy(struct c2s *s)
 		sasl_free(s->sasl);
 	sm_free(s->sm);
 	xml_parser_free(s->xp);
+	if (s->ws != NULL)
+		ws_free(s->ws);
+	free(s->ws);
 	free(s);
 }
 
@@ -1161,6 +1380,7 @@ c2s_accept(int fd, const struct sockaddr *sa, socklen_t sl, int direct_tls)
 	s->xp = xml_parser_new(XML_MODE_STREAM, NULL);
 	c = conn_new(fd, sa, sl, &c2s_proto, s);
 	s->conn = c;
+	strlcpy_ok(s->ip, c->ip, sizeof s->ip);
 	set_parser_limits(s);
 	conn_set_deadline(c, now_ms() + (int64_t)lim()->auth_timeout * 1000);
 	if (direct_tls) {
@@ -1172,6 +1392,27 @@ c2s_accept(int fd, const struct sockaddr *sa, socklen_t sl, int direct_tls)
 		s->tls = 1;
 		conn_start_tls_now(c, cr);
 	}
+}
+
+void
+c2s_websocket(struct http_request *rq, int secure)
+{
+	struct c2s *s = xcalloc(1, sizeof *s);
+	struct conn *c;
+
+	s->xp = xml_parser_new(XML_MODE_STREAM, NULL);
+	s->ws = xcalloc(1, sizeof *s->ws);
+	/* A message is one stanza, within the stanza limit the tokenizer
+	 * enforces; the slack lets that limit speak first. */
+	ws_init(s->ws, lim()->max_stanza_size + 4096);
+	s->tls = secure;
+	strlcpy_ok(s->ip, http_request_client(rq), sizeof s->ip);
+	c = http_upgrade(rq, &c2s_proto, s);
+	s->conn = c;
+	set_parser_limits(s);
+	/* An XMPP stream now: the per-connection byte rate applies. */
+	c->unlimited_rate = 0;
+	conn_set_deadline(c, now_ms() + (int64_t)lim()->auth_timeout * 1000);
 }
 
 void

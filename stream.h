@@ -11,6 +11,14 @@
 
 /* A new c2s connection accepted on fd; direct_tls for XEP-0368 ports. */
 void	 c2s_accept(int fd, const struct sockaddr *, socklen_t, int direct_tls);
+/*
+ * XMPP over WebSocket (RFC 7395): answer rq (a checked upgrade request)
+ * with 101 and run a c2s stream on its connection.  secure: the client
+ * reached us over TLS (directly or through a trusted front end), so
+ * authentication may go ahead without STARTTLS, which is not offered.
+ */
+struct http_request;
+void	 c2s_websocket(struct http_request *rq, int secure);
 /* Shutdown: every stream gets system-shutdown and is closed. */
 void	 c2s_shutdown_all(void);
 struct conn;

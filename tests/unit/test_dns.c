@@ -52,6 +52,22 @@ test_dns(void)
 	longname[299] = '\0';			/* 300 bytes: over 255 */
 	T_EQ_INT(dns_build_query(q, sizeof q, 1, longname, DNS_T_A), -1);
 
+	/* resolv.conf lines */
+	{
+		char a[16];
+
+		T_EQ_INT(dns_nameserver_of("nameserver 10.0.0.1\n", a, sizeof a), 0);
+		T_EQ_STR(a, "10.0.0.1");
+		T_EQ_INT(dns_nameserver_of(" \tnameserver\t::1 # lo\n", a, sizeof a), 0);
+		T_EQ_STR(a, "::1");
+		T_EQ_INT(dns_nameserver_of("nameservers 10.0.0.1", a, sizeof a), -1);
+		T_EQ_INT(dns_nameserver_of("nameserver", a, sizeof a), -1);
+		T_EQ_INT(dns_nameserver_of("nameserver   \n", a, sizeof a), -1);
+		T_EQ_INT(dns_nameserver_of("# nameserver 1.2.3.4", a, sizeof a), -1);
+		T_EQ_INT(dns_nameserver_of("nameserver 1234:5678:9abc:def0::1", a,
+		    sizeof a), -1);			/* longer than a */
+	}
+
 	/* An SRV answer whose owner is a pointer to the question, and
 	 * whose target is compressed too. */
 	{
