@@ -8,7 +8,7 @@
 //   node run.mjs CONFIG.json
 //
 // CONFIG: {chromium, page, jid, password, peer, send, expect, image, out,
-//          timeout_ms, resolve: [host...]}
+//          timeout_ms, resolve: [host...], ignore_https_errors}
 // Prints "step: NAME" as it goes and, at the end, "uploaded: URL".  Exit 0
 // on success; otherwise prints "error: ..." and "screenshot: PATH".  Every
 // wait is bounded, and so is the whole run (timeout_ms).  The browser's
@@ -71,6 +71,12 @@ setTimeout(() => fail(new Error(`whole run over ${cfg.timeout_ms} ms`)),
 // The test stops us when its side failed: still leave a screenshot.
 process.on('SIGTERM', () => fail(new Error('stopped by the test')));
 
+// Resolved when the page's WebSocket closes; with the last frame the
+// server sent, which usually says why (a SASL <failure/>, a stream error).
+let lastIn = '(none)';
+let wsClosed;
+const closed = new Promise((resolve) => { wsClosed = resolve; });
+
 function watch(p) {
 	p.on('console', (m) => log(`console.${m.type()}: ${m.text()}`));
 	p.on('pageerror', (e) => log(`pageerror: ${e.message}`));
@@ -80,16 +86,10 @@ function watch(p) {
 	p.on('websocket', (ws) => {
 		log(`websocket open ${ws.url()}`);
 		ws.on('framesent', (f) => log(`ws> ${f.payload}`));
-		ws.on('framereceived', (f) => log(`ws< ${f.payload}`));
+		ws.on('framereceived', (f) => { lastIn = String(f.payload); log(`ws< ${lastIn}`); });
 		ws.on('socketerror', (e) => log(`websocket error: ${e}`));
-		ws.on('close', () => log('websocket closed'));
+		ws.on('close', () => { log('websocket closed'); wsClosed(); });
 	});
-}
-
-// The text of the login form's feedback line, to say why a login failed.
-async function feedback() {
-	const el = page.locator('.conn-feedback .feedback-message');
-	return (await el.count()) ? (await el.first().innerText()).trim() : '(no feedback shown)';
 }
 
 async function main() {
@@ -104,9 +104,15 @@ async function main() {
 		headless: true,
 		timeout: WAIT,
 		args: [`--host-resolver-rules=${rules}`],
+		// Our TERM handler takes the screenshot before the browser goes.
+		handleSIGTERM: false,
+		handleSIGINT: false,
 	});
 	log(`chromium ${browser.version()}`);
-	const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+	const context = await browser.newContext({
+		viewport: { width: 1200, height: 800 },
+		ignoreHTTPSErrors: !!cfg.ignore_https_errors,
+	});
 	// And the page's requests elsewhere are refused before they start.
 	const local = new Set(['127.0.0.1', ...(cfg.resolve || [])]);
 	await context.route('**/*', (r) => {
@@ -126,11 +132,11 @@ async function main() {
 	await form.locator('input[name="jid"]').fill(cfg.jid);
 	await form.locator('input[name="password"]').fill(cfg.password);
 	await form.locator('button[type="submit"]').click();
-	try {
-		await page.locator('converse-roster').waitFor();
-	} catch (e) {
-		throw new Error(`not logged in: ${await feedback()}`);
-	}
+	// Logged in when the roster shows; a WebSocket that closes first
+	// means the login failed, and waiting on would only waste time.
+	const roster = page.locator('converse-roster').waitFor().then(() => true);
+	if (!await Promise.race([roster, closed.then(() => false)]))
+		throw new Error(`not logged in: the WebSocket closed; the server's last frame: ${lastIn}`);
 
 	say('step: open chat');
 	await page.locator('.dropdown--contacts .dropdown-toggle').click();

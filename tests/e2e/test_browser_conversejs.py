@@ -13,7 +13,7 @@ fetched back, and the test fetches it once more and compares the bytes).
 What it needs is installed when missing (browser_tools.py); a failure to
 install fails the test.  On failure the reason names a screenshot and the
 browser's log (console and every WebSocket frame) in a kept temporary
-directory.  Alone: /usr/bin/python3 tests/e2e/run.py browser
+directory.  Alone: /usr/bin/python3 tests/e2e/run.py browser_conversejs
 """
 
 import asyncio
@@ -22,6 +22,7 @@ import http.server
 import json
 import os
 import shutil
+import ssl
 import struct
 import tempfile
 import threading
@@ -78,11 +79,13 @@ class StaticPages:
 
 
 def fetch(url):
-    """GET url from the server on loopback, whatever host name it has."""
+    """GET url from the server on loopback, whatever host name it has (the
+    certificate is a throwaway one: not checked)."""
     u = urllib.parse.urlsplit(url)
     local = u._replace(netloc='127.0.0.1:%d' % u.port).geturl()
     req = urllib.request.Request(local, headers={'Host': u.netloc})
-    with urllib.request.urlopen(req, timeout=10) as r:
+    ctx = ssl._create_unverified_context() if u.scheme == 'https' else None
+    with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
         return r.status, r.headers.get('Content-Type'), r.read()
 
 
@@ -94,7 +97,9 @@ def tail(path, n=25):
         return []
 
 
-def test_conversejs_in_chromium():
+def converse_flow(tls):
+    """The whole conversation, with the WebSocket and the uploads on
+    https_ports (wss://) when tls, else on http_ports (ws://)."""
     browser_tools.ensure()
     tmp = tempfile.mkdtemp(prefix='xmppd-browser-')
     image = os.path.join(tmp, 'xmppd-test.png')
@@ -105,17 +110,22 @@ def test_conversejs_in_chromium():
     http_port = free_port()
     pages = StaticPages()
     try:
-        with Server(server={'modules': MODULES, 'http_ports': http_port},
+        with Server(server={'modules': MODULES,
+                            'https_ports' if tls else 'http_ports': http_port},
                     limits={'max_bytes_per_second': '64M'},
-                    hostcfg={'localhost': {'upload': SERVICE}}) as srv:
+                    hostcfg={'localhost': {'upload': SERVICE}},
+                    # Plain ws:// is for a server behind a TLS front end.
+                    extra_ini='' if tls else '[websocket]\nconsider_secure = true\n') as srv:
+            ws = '%s://127.0.0.1:%d/xmpp-websocket' % ('wss' if tls else 'ws', http_port)
             cfg = {
                 'chromium': browser_tools.chromium(),
                 'page': 'http://127.0.0.1:%d/index.html?ws=%s' % (
-                    pages.port, urllib.parse.quote(
-                        'ws://127.0.0.1:%d/xmpp-websocket' % http_port, safe='')),
+                    pages.port, urllib.parse.quote(ws, safe='')),
                 'jid': 'alice@localhost', 'password': 'alice-pw',
                 'peer': 'bob@localhost', 'send': SEND, 'expect': REPLY,
                 'image': image, 'out': tmp, 'resolve': [SERVICE],
+                # The server's certificate is a throwaway one.
+                'ignore_https_errors': tls,
                 'timeout_ms': (BROWSER_LIMIT - 10) * 1000,
             }
             cfg_path = os.path.join(tmp, 'run.json')
@@ -147,7 +157,8 @@ def test_conversejs_in_chromium():
                     if got in done:
                         return got.result()
                     got.cancel()
-                    raise AssertionError('bob never received %s' % what)
+                    raise AssertionError('bob never received %s%s' % (
+                        what, ' (run.mjs gave up first)' if reader.done() else ''))
 
                 try:
                     # Chromium's start and the login are in this wait.
@@ -165,8 +176,10 @@ def test_conversejs_in_chromium():
                     await asyncio.wait_for(proc.wait(), 30)
                 finally:
                     if proc.returncode is None:
-                        # run.mjs takes its screenshot on TERM, then exits.
-                        proc.terminate()
+                        # run.mjs takes its screenshot on TERM, then exits;
+                        # one that closed its output is exiting already.
+                        if not reader.done():
+                            proc.terminate()
                         try:
                             await asyncio.wait_for(proc.wait(), 15)
                         except asyncio.TimeoutError:
@@ -181,14 +194,16 @@ def test_conversejs_in_chromium():
             run_scenario(scenario, timeout=BROWSER_LIMIT)
             shown = [s[len('uploaded: '):] for s in said if s.startswith('uploaded: ')]
             assert shown == [url], 'the browser showed %s, bob got %s' % (shown, url)
-            assert urllib.parse.urlsplit(url).hostname == SERVICE, url
+            u = urllib.parse.urlsplit(url)
+            assert (u.scheme, u.hostname) == ('https' if tls else 'http', SERVICE), url
             status, ctype, body = fetch(url)
             assert status == 200 and body == data, \
                 'GET %s: %d, %d bytes, not the %d uploaded' % (url, status, len(body), len(data))
             assert ctype == 'image/png', ctype
     except Exception as e:
-        raise AssertionError('%s; browser said: %s; last of %s: %s' % (
-            e, ' | '.join(said[-8:]) or 'nothing',
+        shot = [s for s in said if s.startswith('screenshot: ')]
+        raise AssertionError('%s; %sbrowser said: %s; last of %s: %s' % (
+            e, shot[0] + '; ' if shot else '', ' | '.join(said[-8:]) or 'nothing',
             os.path.join(tmp, 'browser.log'),
             ' | '.join(tail(os.path.join(tmp, 'browser.log'), 12)))) from e
     finally:
@@ -197,5 +212,14 @@ def test_conversejs_in_chromium():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_conversejs_ws_on_http_port():
+    converse_flow(tls=False)
+
+
+def test_conversejs_wss_on_https_port():
+    converse_flow(tls=True)
+
+
 # Generous when Chromium or the npm packages still have to be installed.
-test_conversejs_in_chromium.timeout = 150 if not browser_tools.missing() else 900
+test_conversejs_ws_on_http_port.timeout = test_conversejs_wss_on_https_port.timeout = \
+    150 if not browser_tools.missing() else 900
