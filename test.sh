@@ -77,6 +77,21 @@ if [ -n "$need" ]; then
 	fi
 fi
 
+# The browser test's Chromium and npm packages, when it is among the tests
+# to run (a failure here fails that test, which says why).
+if [ "$mode" = all ] || [ "$mode" = e2e ]; then
+	want_browser=$(($# == 0))
+	for p in "$@"; do
+		case test_browser_conversejs.test_conversejs_ws_on_http_port,test_browser_conversejs.test_conversejs_wss_on_https_port in
+		*"$p"*) want_browser=1 ;;
+		esac
+	done
+	if [ "$want_browser" -eq 1 ]; then
+		timeout 900 /usr/bin/python3 tests/e2e/browser_tools.py </dev/null ||
+		    echo "test.sh: the browser test's tools are missing" >&2
+	fi
+fi
+
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # build LOGNAME TARGET...: make the targets, quietly unless it fails

@@ -26,7 +26,8 @@ NPM_TIMEOUT = 300
 
 def chromium():
     """The Chromium executable ($CHROMIUM, else `chromium` on PATH), or None."""
-    return os.environ.get('CHROMIUM') or shutil.which('chromium')
+    path = os.environ.get('CHROMIUM') or shutil.which('chromium')
+    return path if path and os.access(path, os.X_OK) else None
 
 
 def _pinned():
