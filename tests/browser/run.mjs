@@ -47,7 +47,7 @@ async function fail(err) {
 	say('error: ' + String(err && err.message || err).split('\n').slice(0, 6).join(' | '));
 	if (page) {
 		// Converse's own error notes (a refused upload, say) are in the chat.
-		const notes = await page.locator('.chat-msg--error, .chat-error, .alert-danger')
+		const notes = await page.locator('.chat-error, .alert-danger')
 			.allInnerTexts().catch(() => []);
 		if (notes.length)
 			say('converse showed: ' + notes.map((s) => s.trim()).join(' | '));
