@@ -682,11 +682,19 @@ http_host_meta_link(const char *rel, const char *href)
 {
 	size_t i;
 
-	if (rel == NULL || href == NULL)
+	if (rel == NULL)
 		return -1;
 	for (i = 0; i < nlinks; i++)
 		if (strcmp(links[i].rel, rel) == 0)
 			break;
+	if (href == NULL) {		/* remove it */
+		if (i < nlinks) {
+			free(links[i].rel);
+			free(links[i].href);
+			links[i] = links[--nlinks];
+		}
+		return 0;
+	}
 	if (i == nlinks) {
 		if (nlinks == MAX_LINKS)
 			return -1;
@@ -698,14 +706,24 @@ http_host_meta_link(const char *rel, const char *href)
 	return 0;
 }
 
-void
-http_host_meta_clear(void)
+int
+http_endpoint_url(char *out, size_t outlen, const char *ext,
+    const char *tls_scheme, const char *plain_scheme, const char *path)
 {
-	for (size_t i = 0; i < nlinks; i++) {
-		free(links[i].rel);
-		free(links[i].href);
-	}
-	nlinks = 0;
+	const struct config *cfg = server_config();
+	int n;
+
+	if (ext != NULL)
+		n = snprintf(out, outlen, "%s", ext);
+	else if (cfg->https_ports.n > 0)
+		n = snprintf(out, outlen, "%s://{host}:%u%s", tls_scheme,
+		    cfg->https_ports.v[0], path);
+	else if (cfg->http_ports.n > 0)
+		n = snprintf(out, outlen, "%s://{host}:%u%s", plain_scheme,
+		    cfg->http_ports.v[0], path);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
 /* ---- connections and requests ---- */
@@ -728,6 +746,8 @@ struct http_request {
 	int		 resp;		/* RS_* */
 	int		 closing;	/* the response said Connection: close */
 	int		 discard;	/* body bytes are dropped */
+	int		 deferred;	/* answered later (http_defer) */
+	int		 in_end;	/* the handler's end() is running */
 	uint64_t	 body_left;
 	uint64_t	 since_progress;
 	uint64_t	 dropped;	/* body bytes discarded */
@@ -757,6 +777,8 @@ static int		 pump_added;
 
 static void	process(struct http_conn *, const char *, size_t);
 static void	finish(struct http_request *);
+static void	maybe_finish(struct http_request *);
+static void	run_pending(struct http_conn *);
 
 enum http_method
 http_request_method(const struct http_request *rq)
@@ -1014,6 +1036,19 @@ http_respond(struct http_request *rq, int status, const char *type,
 		rq->body_bytes = len;
 	}
 	rq->resp = RS_DONE;
+	if (rq->deferred && !rq->in_end) {
+		/* Outside the request's own processing: move on here. */
+		struct http_conn *hc = rq->hc;
+		maybe_finish(rq);
+		run_pending(hc);
+	}
+}
+
+void
+http_defer(struct http_request *rq)
+{
+	rq->deferred = 1;
+	conn_set_deadline(rq->hc->c, 0);
 }
 
 void
@@ -1193,8 +1228,8 @@ expand_href(const char *href, const char *host, char *out, size_t outlen)
 		out[0] = '\0';
 }
 
-static void
-cors_headers(struct http_request *rq, const char *allowed)
+void
+http_cors_headers(struct http_request *rq, const char *allowed)
 {
 	http_add_header(rq, "Access-Control-Allow-Origin", "*");
 	http_add_header(rq, "Access-Control-Allow-Methods", allowed);
@@ -1211,7 +1246,7 @@ hostmeta_head(struct http_request *rq, void *arg)
 	struct buf b;
 	char href[1024];
 
-	cors_headers(rq, "GET, HEAD, OPTIONS");
+	http_cors_headers(rq, "GET, HEAD, OPTIONS");
 	if (rq->h.method == HTTP_M_OPTIONS) {
 		http_respond(rq, 204, NULL, NULL, 0);
 		return;
@@ -1339,9 +1374,12 @@ maybe_finish(struct http_request *rq)
 static void
 body_complete(struct http_request *rq)
 {
-	if (!rq->responded && rq->handler != NULL && rq->handler->end != NULL)
+	if (!rq->responded && rq->handler != NULL && rq->handler->end != NULL) {
+		rq->in_end = 1;
 		rq->handler->end(rq, rq->arg);
-	if (!rq->responded && !rq->hc->dead) {
+		rq->in_end = 0;
+	}
+	if (!rq->responded && !rq->hc->dead && !rq->deferred) {
 		conn_log(rq->hc->c, LOG_LVL_WARN, "http: no answer for %s %s",
 		    rq->p.method, rq->h.path);
 		http_respond_error(rq, 500);

@@ -133,10 +133,17 @@ void	 http_unregister(const char *prefix);
  * host-meta (XEP-0156): a link for /.well-known/host-meta[.json], e.g.
  * rel "urn:xmpp:alt-connections:websocket", href "wss://{host}/ws";
  * "{host}" becomes the request's Host header.  Replaces a link with the
- * same rel.  0 / -1.
+ * same rel; href NULL removes it.  0 / -1.
  */
 int	 http_host_meta_link(const char *rel, const char *href);
-void	 http_host_meta_clear(void);
+/*
+ * The URL of an endpoint on path for host-meta: ext when it is set, else
+ * tls_scheme://{host}:PORT/path with the first https_ports port, or
+ * plain_scheme:// with the first http_ports port.  0, or -1 if there is
+ * no port or no room.
+ */
+int	 http_endpoint_url(char *out, size_t outlen, const char *ext,
+	    const char *tls_scheme, const char *plain_scheme, const char *path);
 
 /* ---- a request, for its handler ---- */
 
@@ -166,6 +173,12 @@ int	 http_add_header(struct http_request *, const char *name, const char *value)
  * HEAD gets the same headers without the body. */
 void	 http_respond(struct http_request *, int status, const char *type,
 	    const void *body, size_t len);
+/* Answer later, from outside the handler (long polling): after end(),
+ * the request waits without HTTP deadlines until http_respond(); done()
+ * still says when the connection went first. */
+void	 http_defer(struct http_request *);
+/* CORS headers for web clients on other origins (any origin). */
+void	 http_cors_headers(struct http_request *, const char *allowed_methods);
 /* A short text/plain response naming the status. */
 void	 http_respond_error(struct http_request *, int status);
 /*

@@ -102,27 +102,6 @@ ws_head(struct http_request *rq, void *arg)
 
 static const struct http_handler ws_http = { ws_head, NULL, NULL, NULL };
 
-/* What host-meta tells clients: external_url, else our own port. */
-static int
-public_url(char *out, size_t outlen, const char *path)
-{
-	const struct config *cfg = server_config();
-	const char *ext = opt("external_url");
-	int n;
-
-	if (ext != NULL)
-		n = snprintf(out, outlen, "%s", ext);
-	else if (cfg->https_ports.n > 0)
-		n = snprintf(out, outlen, "wss://{host}:%u%s",
-		    cfg->https_ports.v[0], path);
-	else if (cfg->http_ports.n > 0)
-		n = snprintf(out, outlen, "ws://{host}:%u%s",
-		    cfg->http_ports.v[0], path);
-	else
-		return -1;
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
-
 static int
 websocket_init(void)
 {
@@ -136,7 +115,8 @@ websocket_init(void)
 		return -1;
 	}
 	strlcpy_ok(registered, path, sizeof registered);
-	if (public_url(url, sizeof url, path) == 0)
+	if (http_endpoint_url(url, sizeof url, opt("external_url"), "wss", "ws",
+	    path) == 0)
 		http_host_meta_link(REL_WS, url);
 	else
 		log_warnx("%s: no http_ports, https_ports or external_url: "
@@ -150,7 +130,7 @@ websocket_fini(void)
 	if (registered[0] != '\0')
 		http_unregister(registered);
 	registered[0] = '\0';
-	http_host_meta_clear();
+	http_host_meta_link(REL_WS, NULL);
 }
 
 static int
