@@ -706,24 +706,76 @@ http_host_meta_link(const char *rel, const char *href)
 	return 0;
 }
 
-int
-http_endpoint_url(char *out, size_t outlen, const char *ext,
-    const char *tls_scheme, const char *plain_scheme, const char *path)
+/* Where host-meta says an endpoint is: external_url, else our own port. */
+static int
+endpoint_url(const struct http_endpoint *ep, const char *path, char *out,
+    size_t outlen)
 {
 	const struct config *cfg = server_config();
+	const char *ext = config_module_opt(cfg, ep->module, "external_url");
 	int n;
 
 	if (ext != NULL)
 		n = snprintf(out, outlen, "%s", ext);
 	else if (cfg->https_ports.n > 0)
-		n = snprintf(out, outlen, "%s://{host}:%u%s", tls_scheme,
+		n = snprintf(out, outlen, "%s://{host}:%u%s", ep->tls_scheme,
 		    cfg->https_ports.v[0], path);
 	else if (cfg->http_ports.n > 0)
-		n = snprintf(out, outlen, "%s://{host}:%u%s", plain_scheme,
+		n = snprintf(out, outlen, "%s://{host}:%u%s", ep->plain_scheme,
 		    cfg->http_ports.v[0], path);
 	else
 		return -1;
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+http_endpoint_mount(struct http_endpoint *ep)
+{
+	const char *path = config_module_opt(server_config(), ep->module, "path");
+	char url[HTTP_PATH_MAX];
+
+	if (path == NULL)
+		path = ep->default_path;
+	if (ep->mounted[0] != '\0' && strcmp(ep->mounted, path) != 0)
+		http_unregister(ep->mounted);
+	if (http_register(path, ep->handler, NULL) == -1) {
+		log_warnx("%s: cannot serve %s", ep->module, path);
+		return -1;
+	}
+	strlcpy_ok(ep->mounted, path, HTTP_PATH_MAX);
+	if (endpoint_url(ep, path, url, sizeof url) == 0)
+		http_host_meta_link(ep->rel, url);
+	else
+		log_warnx("%s: no http_ports, https_ports or external_url: "
+		    "web clients cannot connect", ep->module);
+	return 0;
+}
+
+void
+http_endpoint_unmount(struct http_endpoint *ep)
+{
+	if (ep->mounted[0] != '\0')
+		http_unregister(ep->mounted);
+	ep->mounted[0] = '\0';
+	http_host_meta_link(ep->rel, NULL);
+}
+
+int
+http_endpoint_check(const struct http_endpoint *ep, const char *key,
+    const char *value)
+{
+	size_t n = strlen(value), sl = strlen(ep->tls_scheme);
+
+	if (n >= HTTP_PATH_MAX)
+		return -1;
+	if (strcmp(key, "path") == 0)
+		return value[0] == '/' && strcspn(value, "?# \t") == n ? 0 : -1;
+	if (strcmp(key, "external_url") == 0)
+		return (strncmp(value, ep->tls_scheme, sl) == 0 &&
+		    strncmp(value + sl, "://", 3) == 0) ||
+		    (strncmp(value, ep->plain_scheme, sl - 1) == 0 &&
+		    strncmp(value + sl - 1, "://", 3) == 0) ? 0 : -1;
+	return -1;
 }
 
 /* ---- connections and requests ---- */

@@ -137,13 +137,27 @@ void	 http_unregister(const char *prefix);
  */
 int	 http_host_meta_link(const char *rel, const char *href);
 /*
- * The URL of an endpoint on path for host-meta: ext when it is set, else
- * tls_scheme://{host}:PORT/path with the first https_ports port, or
- * plain_scheme:// with the first http_ports port.  0, or -1 if there is
- * no port or no room.
+ * An endpoint for web clients (WebSocket, BOSH) that a module serves on
+ * [MODULE] path (else default_path), announced in host-meta under rel
+ * with [MODULE] external_url, else tls_scheme://{host}:PORT/path with
+ * the first https_ports port or plain_scheme:// with the first http_ports
+ * port.  plain_scheme must be tls_scheme without its last letter.
  */
-int	 http_endpoint_url(char *out, size_t outlen, const char *ext,
-	    const char *tls_scheme, const char *plain_scheme, const char *path);
+#define HTTP_PATH_MAX	1024
+struct http_endpoint {
+	const char	*module;
+	const char	*default_path;
+	const char	*rel;
+	const char	*tls_scheme, *plain_scheme;	/* "wss" "ws", "https" "http" */
+	const struct http_handler *handler;
+	char		*mounted;	/* HTTP_PATH_MAX bytes: the path served now */
+};
+/* (Re)register at init and on reload: 0, or -1 (logged). */
+int	 http_endpoint_mount(struct http_endpoint *);
+void	 http_endpoint_unmount(struct http_endpoint *);
+/* A config_check for the keys path and external_url: 0 if valid. */
+int	 http_endpoint_check(const struct http_endpoint *, const char *key,
+	    const char *value);
 
 /* ---- a request, for its handler ---- */
 

@@ -22,7 +22,6 @@
 #define REL_BOSH	"urn:xmpp:alt-connections:xbosh"
 #define NS_HTTPBIND	"http://jabber.org/protocol/httpbind"
 #define NS_XBOSH	"urn:xmpp:xbosh"
-#define URL_MAX		1024
 #define REQUESTS	2	/* rid window: hold + 1 */
 #define DEF_WAIT	60	/* seconds a request may be held */
 #define DEF_INACTIVITY	60	/* seconds without a request: session over */
@@ -62,7 +61,6 @@ struct breq {
 };
 
 static struct bsess	*sessions;
-static char		 registered[URL_MAX];
 
 static const char *
 opt(const char *key)
@@ -516,35 +514,21 @@ bosh_tick(int64_t now)
 	}
 }
 
+static char mounted[HTTP_PATH_MAX];
+static struct http_endpoint endpoint = {
+	MODNAME, DEF_PATH, REL_BOSH, "https", "http", &bosh_http, mounted
+};
+
 static int
 bosh_init(void)
 {
-	const char *path = opt("path") != NULL ? opt("path") : DEF_PATH;
-	char url[URL_MAX];
-
-	if (registered[0] != '\0' && strcmp(registered, path) != 0)
-		http_unregister(registered);
-	if (http_register(path, &bosh_http, NULL) == -1) {
-		log_warnx("%s: cannot serve %s", MODNAME, path);
-		return -1;
-	}
-	strlcpy_ok(registered, path, sizeof registered);
-	if (http_endpoint_url(url, sizeof url, opt("external_url"), "https",
-	    "http", path) == 0)
-		http_host_meta_link(REL_BOSH, url);
-	else
-		log_warnx("%s: no http_ports, https_ports or external_url: "
-		    "web clients cannot connect", MODNAME);
-	return 0;
+	return http_endpoint_mount(&endpoint);
 }
 
 static void
 bosh_fini(void)
 {
-	if (registered[0] != '\0')
-		http_unregister(registered);
-	registered[0] = '\0';
-	http_host_meta_link(REL_BOSH, NULL);
+	http_endpoint_unmount(&endpoint);
 	while (sessions != NULL)
 		sess_end(sessions, "bosh: module stopped");
 }
@@ -555,17 +539,13 @@ bosh_config_check(const char *key, const char *value, char *err, size_t errlen)
 	unsigned long v;
 	int b;
 
-	if (strcmp(key, "path") == 0 && value[0] == '/' &&
-	    strlen(value) < URL_MAX && strcspn(value, "?# \t") == strlen(value))
+	if (http_endpoint_check(&endpoint, key, value) == 0)
 		return 0;
 	if ((strcmp(key, "max_wait") == 0 || strcmp(key, "inactivity") == 0) &&
 	    parse_ulong(value, 1, 3600, &v) == 0)
 		return 0;
 	if (strcmp(key, "consider_secure") == 0 &&
 	    config_parse_bool(value, &b) == 0)
-		return 0;
-	if (strcmp(key, "external_url") == 0 && strlen(value) < URL_MAX &&
-	    (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0))
 		return 0;
 	snprintf(err, errlen, "[%s] %.64s = '%.64s': expected path = /PATH, "
 	    "max_wait and inactivity = 1..3600 seconds, consider_secure = "
