@@ -545,6 +545,12 @@ throttled(const struct conn *c)
 	return !c->unlimited_rate && c->bytes_this_second >= lim.max_bytes_per_second;
 }
 
+int
+conn_over_rate(const struct conn *c)
+{
+	return throttled(c);
+}
+
 static int
 may_read(const struct conn *c)
 {

@@ -129,6 +129,9 @@ int	 conn_send(struct conn *, const void *, size_t);
 struct xml_node;
 int	 conn_send_xml(struct conn *, const struct xml_node *, const char *stream_ns);
 void	 conn_set_authenticated(struct conn *);
+/* Over max_bytes_per_second this second (virtual conns count their input
+ * in bytes_this_second themselves). */
+int	 conn_over_rate(const struct conn *);
 void	 conn_set_deadline(struct conn *, int64_t ms);	/* 0 clears */
 /* Flush what is queued, then close.  reason is a static string. */
 void	 conn_close(struct conn *, const char *reason);

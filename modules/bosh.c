@@ -280,8 +280,11 @@ process(struct bsess *s, struct breq *r, struct xml_node *body)
 		if (n->name == NULL)
 			continue;
 		buf_reset(&b);
-		if (xml_serialize(n, &b, NULL) == 0)
+		if (xml_serialize(n, &b, NULL) == 0) {
+			c->bytes_in += buf_used(&b);
+			c->bytes_this_second += buf_used(&b);
 			c2s_bosh_input(c, buf_head(&b), buf_used(&b));
+		}
 	}
 	buf_free(&b);
 	if (type != NULL && strcmp(type, "terminate") == 0)
@@ -336,6 +339,21 @@ create(struct breq *r, struct xml_node *body)
 	process(s, r, body);
 }
 
+/* The waiting request, when its turn has come. */
+static void
+take_early(struct bsess *s)
+{
+	struct breq *e = s->early;
+	struct conn *c = sess_conn(s);
+
+	if (e == NULL || e->rid != s->next_rid || c == NULL || conn_over_rate(c))
+		return;
+	s->early = NULL;
+	process(s, e, e->body);
+	xml_arena_free(e->body->arena);
+	e->body = NULL;
+}
+
 /* A request for an existing session: rid order, window, replay.  The
  * body's tree is kept while the request waits as "early", freed else. */
 static void
@@ -343,9 +361,12 @@ continue_session(struct bsess *s, struct breq *r, struct xml_node *body)
 {
 	size_t k = r->rid % REQUESTS;
 
-	if (r->rid > s->next_rid && r->rid < s->next_rid + REQUESTS &&
-	    s->early == NULL) {
-		/* Overtook its predecessor: waits for it, tree and all. */
+	struct conn *c = sess_conn(s);
+
+	if (r->rid >= s->next_rid && r->rid < s->next_rid + REQUESTS &&
+	    s->early == NULL && (r->rid > s->next_rid || conn_over_rate(c))) {
+		/* Overtook its predecessor, or the session is over its byte
+		 * rate (as a socket's reading pauses): it waits, tree and all. */
 		r->sess = s;
 		r->body = body;
 		s->early = r;
@@ -354,13 +375,7 @@ continue_session(struct bsess *s, struct breq *r, struct xml_node *body)
 	}
 	if (r->rid == s->next_rid) {
 		process(s, r, body);
-		if (s->early != NULL && s->early->rid == s->next_rid) {
-			struct breq *e = s->early;
-			s->early = NULL;
-			process(s, e, e->body);
-			xml_arena_free(e->body->arena);
-			e->body = NULL;
-		}
+		take_early(s);
 	} else if (r->rid < s->next_rid && s->replay[k].rid == r->rid)
 		respond(r->rq, buf_head(&s->replay[k].body),
 		    buf_used(&s->replay[k].body));
@@ -499,6 +514,7 @@ bosh_tick(int64_t now)
 		while (s->nheld > 0 &&
 		    now - s->held[0]->since >= (int64_t)s->wait * 1000)
 			answer(s);
+		take_early(s);		/* a new second: maybe under the rate */
 		if (s->early != NULL &&
 		    now - s->early->since >= (int64_t)s->wait * 1000) {
 			/* Its predecessor never came: the session is broken. */

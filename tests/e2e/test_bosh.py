@@ -79,8 +79,8 @@ class Bosh:
             f = r.find('{%s}features' % NS_STREAM)
         return f
 
-    def login(self, user, pw, resource='bosh'):
-        f = self.features(self.create())
+    def login(self, user, pw, resource='bosh', wait=3):
+        f = self.features(self.create(wait=wait))
         assert 'PLAIN' in [m.text for m in f.iter('{%s}mechanism' % NS_SASL)]
         cred = base64.b64encode(b'\0' + user.encode() + b'\0' + pw.encode()).decode()
         r = self.body("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" % (NS_SASL, cred))
@@ -215,3 +215,28 @@ def test_bosh_refusals_and_inactivity():
         r = Bosh(srv.http_port, tls=False).body(to='localhost', xmpp__version='1.0',
                                                 xmlns__xmpp=NS_XBOSH)
         assert r.get('condition') == 'policy-violation', ET.tostring(r)
+
+
+def test_bosh_byte_rate_delays_but_delivers_in_order():
+    """Over [limits] max_bytes_per_second a session's next request waits
+    for the next second (as reading pauses on a socket); nothing is lost
+    and the order holds."""
+    with bosh_server(limits={'max_bytes_per_second': 4096}) as srv:
+        b = Bosh(srv.http_port)
+        b.login('alice', srv.users['alice@localhost'], wait=1)
+        bob = R.client(srv, 'bob')
+        pad = 'x' * 900
+        for round_ in range(3):
+            inner = ''.join("<message xmlns='jabber:client' to='bob@localhost' type='chat'>"
+                            "<body>%d-%d %s</body></message>" % (round_, i, pad)
+                            for i in range(6))
+            t, out = in_thread(lambda inner=inner: b.body(inner))
+            t.join(20)
+            assert 'r' in out, out
+        got = []
+        deadline = time.monotonic() + 10
+        while len(got) < 18 and time.monotonic() < deadline:
+            m = bob.expect(R.is_message(), timeout=10)
+            got.append(m.findtext('{jabber:client}body').split()[0])
+        assert got == ['%d-%d' % (r, i) for r in range(3) for i in range(6)], got
+        bob.close()
