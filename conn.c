@@ -318,6 +318,33 @@ conn_new(int fd, const struct sockaddr *sa, socklen_t sl,
 }
 
 struct conn *
+conn_new_virtual(const char *ip, const struct conn_proto *proto, void *stream,
+    void (*drain)(struct conn *))
+{
+	struct conn *c = xcalloc(1, sizeof *c);
+
+	c->id = next_id++;
+	c->fd = -1;
+	c->drain = drain;
+	strlcpy_ok(c->ip, ip, sizeof c->ip);
+	snprintf(c->peer, sizeof c->peer, "%s/http", ip);
+	c->state = CONN_OPEN;
+	buf_init(&c->out, lim.hard_limit);
+	c->high_water = lim.high_water;
+	c->created = now_ms();
+	c->proto = proto;
+	c->stream = stream;
+	c->authenticated = 1;	/* counted by its HTTP connections */
+	c->next = all;
+	if (all != NULL)
+		all->prev = c;
+	all = c;
+	nconns++;
+	conn_log(c, LOG_LVL_INFO, "connection opened");
+	return c;
+}
+
+struct conn *
 conn_connect(const struct sockaddr *sa, socklen_t sl,
     const struct conn_proto *proto, void *stream)
 {
@@ -436,7 +463,8 @@ conn_kill(struct conn *c, const char *why)
 	if (c->state != CONN_CLOSING && c->proto->closed != NULL)
 		c->proto->closed(c);
 	c->state = CONN_DEAD;
-	loop_remove(&c->src);
+	if (c->drain == NULL)
+		loop_remove(&c->src);
 	if (c->fd != -1) {
 		close(c->fd);
 		c->fd = -1;
@@ -515,6 +543,12 @@ static int
 throttled(const struct conn *c)
 {
 	return !c->unlimited_rate && c->bytes_this_second >= lim.max_bytes_per_second;
+}
+
+int
+conn_over_rate(const struct conn *c)
+{
+	return throttled(c);
 }
 
 static int
@@ -678,6 +712,12 @@ conn_io(struct conn *c)
 {
 	if (c->state == CONN_DEAD)
 		return;
+	if (c->drain != NULL) {
+		c->drain(c);
+		if (c->state == CONN_CLOSING && buf_used(&c->out) == 0)
+			conn_kill(c, c->close_reason);
+		return;
+	}
 	if (c->state == CONN_CONNECTING) {
 		if (!c->can_write)
 			return;
@@ -796,7 +836,7 @@ conn_reap(void)
 		if (c->next)
 			c->next->prev = c->prev;
 		nconns--;
-		if (!c->outgoing)
+		if (!c->outgoing && c->drain == NULL)
 			ip_release(c->ip, !c->authenticated);
 		if (c->proto->free != NULL)
 			c->proto->free(c);

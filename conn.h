@@ -54,6 +54,8 @@ struct conn {
 	int		 tls_close_sent;
 	int		 abort_pending;	/* slow consumer: killed after this pass */
 	int		 unlimited_rate; /* not held to max_bytes_per_second (HTTP) */
+	void		(*drain)(struct conn *); /* virtual: takes what is queued */
+	void		*drain_arg;	/* for drain() */
 	struct tls	*tls;		/* NULL until TLS starts */
 	struct tls_creds *pending_creds; /* for CONN_TLS_PENDING */
 	struct buf	 out;		/* plaintext queued for the peer */
@@ -97,6 +99,14 @@ int	 conn_may_accept(const char *ip);
 int	 conn_may_accept_addr(const struct sockaddr *, char *ip, size_t iplen);
 struct conn *conn_new(int fd, const struct sockaddr *, socklen_t,
 	    const struct conn_proto *, void *stream);
+/*
+ * A connection without a socket (BOSH sessions live across HTTP
+ * requests): not polled and not in the per-address counts; whatever is
+ * queued is handed to drain() after the pass, which takes what it can
+ * (buf_consume on c->out).  Closing completes once the queue is empty.
+ */
+struct conn *conn_new_virtual(const char *ip, const struct conn_proto *,
+	    void *stream, void (*drain)(struct conn *));
 /* Connect to sa without blocking; proto->connected() or ->closed() tells
  * how it went.  NULL if no socket could be made. */
 struct conn *conn_connect(const struct sockaddr *, socklen_t,
@@ -119,6 +129,9 @@ int	 conn_send(struct conn *, const void *, size_t);
 struct xml_node;
 int	 conn_send_xml(struct conn *, const struct xml_node *, const char *stream_ns);
 void	 conn_set_authenticated(struct conn *);
+/* Over max_bytes_per_second this second (virtual conns count their input
+ * in bytes_this_second themselves). */
+int	 conn_over_rate(const struct conn *);
 void	 conn_set_deadline(struct conn *, int64_t ms);	/* 0 clears */
 /* Flush what is queued, then close.  reason is a static string. */
 void	 conn_close(struct conn *, const char *reason);

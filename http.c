@@ -682,11 +682,19 @@ http_host_meta_link(const char *rel, const char *href)
 {
 	size_t i;
 
-	if (rel == NULL || href == NULL)
+	if (rel == NULL)
 		return -1;
 	for (i = 0; i < nlinks; i++)
 		if (strcmp(links[i].rel, rel) == 0)
 			break;
+	if (href == NULL) {		/* remove it */
+		if (i < nlinks) {
+			free(links[i].rel);
+			free(links[i].href);
+			links[i] = links[--nlinks];
+		}
+		return 0;
+	}
 	if (i == nlinks) {
 		if (nlinks == MAX_LINKS)
 			return -1;
@@ -698,14 +706,76 @@ http_host_meta_link(const char *rel, const char *href)
 	return 0;
 }
 
-void
-http_host_meta_clear(void)
+/* Where host-meta says an endpoint is: external_url, else our own port. */
+static int
+endpoint_url(const struct http_endpoint *ep, const char *path, char *out,
+    size_t outlen)
 {
-	for (size_t i = 0; i < nlinks; i++) {
-		free(links[i].rel);
-		free(links[i].href);
+	const struct config *cfg = server_config();
+	const char *ext = config_module_opt(cfg, ep->module, "external_url");
+	int n;
+
+	if (ext != NULL)
+		n = snprintf(out, outlen, "%s", ext);
+	else if (cfg->https_ports.n > 0)
+		n = snprintf(out, outlen, "%s://{host}:%u%s", ep->tls_scheme,
+		    cfg->https_ports.v[0], path);
+	else if (cfg->http_ports.n > 0)
+		n = snprintf(out, outlen, "%s://{host}:%u%s", ep->plain_scheme,
+		    cfg->http_ports.v[0], path);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+http_endpoint_mount(struct http_endpoint *ep)
+{
+	const char *path = config_module_opt(server_config(), ep->module, "path");
+	char url[HTTP_PATH_MAX];
+
+	if (path == NULL)
+		path = ep->default_path;
+	if (ep->mounted[0] != '\0' && strcmp(ep->mounted, path) != 0)
+		http_unregister(ep->mounted);
+	if (http_register(path, ep->handler, NULL) == -1) {
+		log_warnx("%s: cannot serve %s", ep->module, path);
+		return -1;
 	}
-	nlinks = 0;
+	strlcpy_ok(ep->mounted, path, HTTP_PATH_MAX);
+	if (endpoint_url(ep, path, url, sizeof url) == 0)
+		http_host_meta_link(ep->rel, url);
+	else
+		log_warnx("%s: no http_ports, https_ports or external_url: "
+		    "web clients cannot connect", ep->module);
+	return 0;
+}
+
+void
+http_endpoint_unmount(struct http_endpoint *ep)
+{
+	if (ep->mounted[0] != '\0')
+		http_unregister(ep->mounted);
+	ep->mounted[0] = '\0';
+	http_host_meta_link(ep->rel, NULL);
+}
+
+int
+http_endpoint_check(const struct http_endpoint *ep, const char *key,
+    const char *value)
+{
+	size_t n = strlen(value), sl = strlen(ep->tls_scheme);
+
+	if (n >= HTTP_PATH_MAX)
+		return -1;
+	if (strcmp(key, "path") == 0)
+		return value[0] == '/' && strcspn(value, "?# \t") == n ? 0 : -1;
+	if (strcmp(key, "external_url") == 0)
+		return (strncmp(value, ep->tls_scheme, sl) == 0 &&
+		    strncmp(value + sl, "://", 3) == 0) ||
+		    (strncmp(value, ep->plain_scheme, sl - 1) == 0 &&
+		    strncmp(value + sl - 1, "://", 3) == 0) ? 0 : -1;
+	return -1;
 }
 
 /* ---- connections and requests ---- */
@@ -728,6 +798,8 @@ struct http_request {
 	int		 resp;		/* RS_* */
 	int		 closing;	/* the response said Connection: close */
 	int		 discard;	/* body bytes are dropped */
+	int		 deferred;	/* answered later (http_defer) */
+	int		 in_end;	/* the handler's end() is running */
 	uint64_t	 body_left;
 	uint64_t	 since_progress;
 	uint64_t	 dropped;	/* body bytes discarded */
@@ -757,6 +829,8 @@ static int		 pump_added;
 
 static void	process(struct http_conn *, const char *, size_t);
 static void	finish(struct http_request *);
+static void	maybe_finish(struct http_request *);
+static void	run_pending(struct http_conn *);
 
 enum http_method
 http_request_method(const struct http_request *rq)
@@ -1014,6 +1088,19 @@ http_respond(struct http_request *rq, int status, const char *type,
 		rq->body_bytes = len;
 	}
 	rq->resp = RS_DONE;
+	if (rq->deferred && !rq->in_end) {
+		/* Outside the request's own processing: move on here. */
+		struct http_conn *hc = rq->hc;
+		maybe_finish(rq);
+		run_pending(hc);
+	}
+}
+
+void
+http_defer(struct http_request *rq)
+{
+	rq->deferred = 1;
+	conn_set_deadline(rq->hc->c, 0);
 }
 
 void
@@ -1193,8 +1280,8 @@ expand_href(const char *href, const char *host, char *out, size_t outlen)
 		out[0] = '\0';
 }
 
-static void
-cors_headers(struct http_request *rq, const char *allowed)
+void
+http_cors_headers(struct http_request *rq, const char *allowed)
 {
 	http_add_header(rq, "Access-Control-Allow-Origin", "*");
 	http_add_header(rq, "Access-Control-Allow-Methods", allowed);
@@ -1211,7 +1298,7 @@ hostmeta_head(struct http_request *rq, void *arg)
 	struct buf b;
 	char href[1024];
 
-	cors_headers(rq, "GET, HEAD, OPTIONS");
+	http_cors_headers(rq, "GET, HEAD, OPTIONS");
 	if (rq->h.method == HTTP_M_OPTIONS) {
 		http_respond(rq, 204, NULL, NULL, 0);
 		return;
@@ -1339,9 +1426,12 @@ maybe_finish(struct http_request *rq)
 static void
 body_complete(struct http_request *rq)
 {
-	if (!rq->responded && rq->handler != NULL && rq->handler->end != NULL)
+	if (!rq->responded && rq->handler != NULL && rq->handler->end != NULL) {
+		rq->in_end = 1;
 		rq->handler->end(rq, rq->arg);
-	if (!rq->responded && !rq->hc->dead) {
+		rq->in_end = 0;
+	}
+	if (!rq->responded && !rq->hc->dead && !rq->deferred) {
 		conn_log(rq->hc->c, LOG_LVL_WARN, "http: no answer for %s %s",
 		    rq->p.method, rq->h.path);
 		http_respond_error(rq, 500);

@@ -133,10 +133,31 @@ void	 http_unregister(const char *prefix);
  * host-meta (XEP-0156): a link for /.well-known/host-meta[.json], e.g.
  * rel "urn:xmpp:alt-connections:websocket", href "wss://{host}/ws";
  * "{host}" becomes the request's Host header.  Replaces a link with the
- * same rel.  0 / -1.
+ * same rel; href NULL removes it.  0 / -1.
  */
 int	 http_host_meta_link(const char *rel, const char *href);
-void	 http_host_meta_clear(void);
+/*
+ * An endpoint for web clients (WebSocket, BOSH) that a module serves on
+ * [MODULE] path (else default_path), announced in host-meta under rel
+ * with [MODULE] external_url, else tls_scheme://{host}:PORT/path with
+ * the first https_ports port or plain_scheme:// with the first http_ports
+ * port.  plain_scheme must be tls_scheme without its last letter.
+ */
+#define HTTP_PATH_MAX	1024
+struct http_endpoint {
+	const char	*module;
+	const char	*default_path;
+	const char	*rel;
+	const char	*tls_scheme, *plain_scheme;	/* "wss" "ws", "https" "http" */
+	const struct http_handler *handler;
+	char		*mounted;	/* HTTP_PATH_MAX bytes: the path served now */
+};
+/* (Re)register at init and on reload: 0, or -1 (logged). */
+int	 http_endpoint_mount(struct http_endpoint *);
+void	 http_endpoint_unmount(struct http_endpoint *);
+/* A config_check for the keys path and external_url: 0 if valid. */
+int	 http_endpoint_check(const struct http_endpoint *, const char *key,
+	    const char *value);
 
 /* ---- a request, for its handler ---- */
 
@@ -166,6 +187,12 @@ int	 http_add_header(struct http_request *, const char *name, const char *value)
  * HEAD gets the same headers without the body. */
 void	 http_respond(struct http_request *, int status, const char *type,
 	    const void *body, size_t len);
+/* Answer later, from outside the handler (long polling): after end(),
+ * the request waits without HTTP deadlines until http_respond(); done()
+ * still says when the connection went first. */
+void	 http_defer(struct http_request *);
+/* CORS headers for web clients on other origins (any origin). */
+void	 http_cors_headers(struct http_request *, const char *allowed_methods);
 /* A short text/plain response naming the status. */
 void	 http_respond_error(struct http_request *, int status);
 /*

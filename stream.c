@@ -32,6 +32,7 @@
 struct c2s {
 	struct conn	*conn;
 	struct ws	*ws;		/* RFC 7395 framing, NULL over TCP */
+	int		 bosh;		/* XEP-0206: elements to a virtual conn */
 	char		 ip[48];	/* the client's address (for auth limits) */
 	struct xml_parser *xp;
 	int		 header_sent;	/* our header for the current stream */
@@ -118,13 +119,21 @@ send_str(struct c2s *s, const char *str)
 	out(s, str, strlen(str));
 }
 
-/* A stanza: over WebSocket each one stands alone and names its namespace. */
+/* Over WebSocket and BOSH every element stands alone: no stream header
+ * declares namespaces or prefixes for it. */
+static int
+standalone(const struct c2s *s)
+{
+	return s->ws != NULL || s->bosh;
+}
+
+/* A stanza: standalone ones name their namespace. */
 static void
 send_xml(struct c2s *s, const struct xml_node *st)
 {
 	struct buf b;
 
-	if (s->ws == NULL) {
+	if (!standalone(s)) {
 		conn_send_xml(s->conn, st, NS_CLIENT);
 		return;
 	}
@@ -142,6 +151,8 @@ send_close(struct c2s *s)
 {
 	struct buf b;
 
+	if (s->bosh)
+		return;		/* the session's end says it (<body type='terminate'/>) */
 	if (s->ws == NULL) {
 		send_str(s, "</stream:stream>");
 		return;
@@ -168,6 +179,9 @@ send_header(struct c2s *s)
 	for (char *p = s->id; *p; p++)
 		if (*p == '+' || *p == '/')
 			*p = 'x';
+	s->header_sent = 1;
+	if (s->bosh)
+		return;		/* the session creation response is the header */
 	buf_init(&b, 2048);
 	buf_addstr(&b, s->ws != NULL ? "<open xmlns='" NS_FRAMING "' id='" :
 	    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
@@ -179,7 +193,6 @@ send_header(struct c2s *s)
 	    "' version='1.0' xml:lang='en'>");
 	out(s, buf_head(&b), buf_used(&b));
 	buf_free(&b);
-	s->header_sent = 1;
 }
 
 /* <stream:error/> into b (initialised here); standalone declares the
@@ -219,7 +232,7 @@ stream_error(struct c2s *s, const char *cond, const char *text)
 	}
 	send_header(s);
 	s->done = 1;
-	if (s->ws == NULL) {
+	if (!standalone(s)) {
 		stream_error_close(s->conn, cond, text, "stream error");
 		return;
 	}
@@ -303,7 +316,7 @@ send_features(struct c2s *s)
 	struct xml_arena *a = xml_arena_new();
 	struct xml_node *f = xml_new(a, "features", NS_STREAM), *n;
 
-	if (!s->tls && s->ws == NULL) {
+	if (!s->tls && !standalone(s)) {
 		n = xml_add(f, "starttls", NS_TLS);
 		if (cfg->c2s_require_encryption)
 			xml_add(n, "required", NULL);
@@ -334,7 +347,7 @@ send_features(struct c2s *s)
 		struct buf b;
 		struct xml_node *c;
 		buf_init(&b, 8192);
-		buf_addstr(&b, s->ws != NULL ? "<stream:features xmlns:stream='"
+		buf_addstr(&b, standalone(s) ? "<stream:features xmlns:stream='"
 		    NS_STREAM_PFX "'>" : "<stream:features>");
 		for (c = f->children; c != NULL; c = c->next)
 			xml_serialize(c, &b, NS_CLIENT);
@@ -1077,6 +1090,31 @@ framing_is(const char *m, size_t len, const char *name)
 	    strchr(" \t\r\n/>", m[nl + 1]) != NULL;
 }
 
+/* A stream header for the tokenizer, from what <open/> or a BOSH
+ * session request said. */
+static void
+feed_open(struct c2s *s, const char *to, const char *version)
+{
+	struct buf b;
+
+	buf_init(&b, 2048);
+	buf_addstr(&b, "<stream:stream xmlns='jabber:client' xmlns:stream='"
+	    NS_STREAM_PFX "'");
+	if (to != NULL) {
+		buf_addstr(&b, " to='");
+		buf_add_escaped(&b, to, strlen(to));
+		buf_addstr(&b, "'");
+	}
+	if (version != NULL) {
+		buf_addstr(&b, " version='");
+		buf_add_escaped(&b, version, strlen(version));
+		buf_addstr(&b, "'");
+	}
+	buf_addstr(&b, ">");
+	feed_xml(s, buf_head(&b), buf_used(&b));
+	buf_free(&b);
+}
+
 /*
  * <open/> and <close/> stand for the stream header and end tag: the
  * tokenizer gets those, so the rest of the stream logic is the same as
@@ -1086,9 +1124,7 @@ static void
 ws_text(struct c2s *s, const char *m, size_t len)
 {
 	struct xml_node *f;
-	struct buf b;
 	char err[128];
-	const char *v;
 
 	while (len > 0 && strchr(" \t\r\n", *m) != NULL)
 		m++, len--;
@@ -1107,28 +1143,11 @@ ws_text(struct c2s *s, const char *m, size_t len)
 			xml_arena_free(f->arena);
 		return;
 	}
-	if (strcmp(f->name, "close") == 0) {
+	if (strcmp(f->name, "close") == 0)
 		feed_xml(s, "</stream:stream>", 16);
-		xml_arena_free(f->arena);
-		return;
-	}
-	buf_init(&b, 2048);
-	buf_addstr(&b, "<stream:stream xmlns='jabber:client' xmlns:stream='"
-	    NS_STREAM_PFX "'");
-	if ((v = xml_attr(f, "to")) != NULL) {
-		buf_addstr(&b, " to='");
-		buf_add_escaped(&b, v, strlen(v));
-		buf_addstr(&b, "'");
-	}
-	if ((v = xml_attr(f, "version")) != NULL) {
-		buf_addstr(&b, " version='");
-		buf_add_escaped(&b, v, strlen(v));
-		buf_addstr(&b, "'");
-	}
-	buf_addstr(&b, ">");
+	else
+		feed_open(s, xml_attr(f, "to"), xml_attr(f, "version"));
 	xml_arena_free(f->arena);
-	feed_xml(s, buf_head(&b), buf_used(&b));
-	buf_free(&b);
 }
 
 /* A control frame of ours: ping answers, close frames. */
@@ -1413,6 +1432,40 @@ c2s_websocket(struct http_request *rq, int secure)
 	/* An XMPP stream now: the per-connection byte rate applies. */
 	c->unlimited_rate = 0;
 	conn_set_deadline(c, now_ms() + (int64_t)lim()->auth_timeout * 1000);
+}
+
+struct conn *
+c2s_bosh_new(const char *client_ip, int secure, void (*drain)(struct conn *),
+    void *drain_arg)
+{
+	struct c2s *s = xcalloc(1, sizeof *s);
+	struct conn *c = conn_new_virtual(client_ip, &c2s_proto, s, drain);
+
+	c->drain_arg = drain_arg;
+	s->xp = xml_parser_new(XML_MODE_STREAM, NULL);
+	s->bosh = 1;
+	s->tls = secure;
+	s->conn = c;
+	strlcpy_ok(s->ip, client_ip, sizeof s->ip);
+	set_parser_limits(s);
+	conn_set_deadline(c, now_ms() + (int64_t)lim()->auth_timeout * 1000);
+	return c;
+}
+
+void
+c2s_bosh_open(struct conn *c, const char *to, const char *version)
+{
+	struct c2s *s = c->stream;
+
+	if (s != NULL && !s->done && c->state == CONN_OPEN)
+		feed_open(s, to, version);
+}
+
+void
+c2s_bosh_input(struct conn *c, const char *p, size_t len)
+{
+	if (c->stream != NULL && c->state == CONN_OPEN)
+		c2s_input(c, p, len);
 }
 
 void

@@ -19,6 +19,18 @@ void	 c2s_accept(int fd, const struct sockaddr *, socklen_t, int direct_tls);
  */
 struct http_request;
 void	 c2s_websocket(struct http_request *rq, int secure);
+/*
+ * BOSH (XEP-0206): a c2s stream on a virtual connection whose output
+ * drain() hands to HTTP responses; what it writes are standalone
+ * elements, and its end is the connection closing.  The caller starts
+ * and restarts the stream with c2s_bosh_open() and feeds it whole
+ * elements (a body's children) with c2s_bosh_input(); the client ends it
+ * with "</stream:stream>" as input.
+ */
+struct conn *c2s_bosh_new(const char *client_ip, int secure,
+	    void (*drain)(struct conn *), void *drain_arg);
+void	 c2s_bosh_open(struct conn *, const char *to, const char *version);
+void	 c2s_bosh_input(struct conn *, const char *, size_t);
 /* Shutdown: every stream gets system-shutdown and is closed. */
 void	 c2s_shutdown_all(void);
 struct conn;

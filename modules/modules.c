@@ -23,7 +23,7 @@ MODULE(mod_welcome); MODULE(mod_admin_adhoc); MODULE(mod_posix);
 MODULE(mod_carbons); MODULE(mod_csi); MODULE(mod_mam); MODULE(mod_pep);
 MODULE(mod_muc); MODULE(mod_smacks); MODULE(mod_cloud_notify);
 MODULE(mod_http_file_share);
-MODULE(mod_external_services); MODULE(mod_websocket);
+MODULE(mod_external_services); MODULE(mod_websocket); MODULE(mod_bosh);
 
 /* Filters come first (privacy may drop a stanza before anyone sees it),
  * then the ones that add to stanzas (vcard's photo hash in presence),
@@ -37,6 +37,7 @@ static const struct module *const all_modules[] = {
 	&mod_http_file_share,
 	&mod_external_services,
 	&mod_websocket,
+	&mod_bosh,
 	&mod_offline,
 };
 #define NALL	(sizeof all_modules / sizeof all_modules[0])

@@ -20,7 +20,6 @@
 #define REL_WS		"urn:xmpp:alt-connections:websocket"
 #define URL_MAX		1024
 
-static char	registered[URL_MAX];
 
 static const char *
 opt(const char *key)
@@ -102,55 +101,21 @@ ws_head(struct http_request *rq, void *arg)
 
 static const struct http_handler ws_http = { ws_head, NULL, NULL, NULL };
 
-/* What host-meta tells clients: external_url, else our own port. */
-static int
-public_url(char *out, size_t outlen, const char *path)
-{
-	const struct config *cfg = server_config();
-	const char *ext = opt("external_url");
-	int n;
-
-	if (ext != NULL)
-		n = snprintf(out, outlen, "%s", ext);
-	else if (cfg->https_ports.n > 0)
-		n = snprintf(out, outlen, "wss://{host}:%u%s",
-		    cfg->https_ports.v[0], path);
-	else if (cfg->http_ports.n > 0)
-		n = snprintf(out, outlen, "ws://{host}:%u%s",
-		    cfg->http_ports.v[0], path);
-	else
-		return -1;
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
-}
+static char mounted[HTTP_PATH_MAX];
+static struct http_endpoint endpoint = {
+	MODNAME, DEF_PATH, REL_WS, "wss", "ws", &ws_http, mounted
+};
 
 static int
 websocket_init(void)
 {
-	const char *path = opt("path") != NULL ? opt("path") : DEF_PATH;
-	char url[URL_MAX];
-
-	if (registered[0] != '\0' && strcmp(registered, path) != 0)
-		http_unregister(registered);
-	if (http_register(path, &ws_http, NULL) == -1) {
-		log_warnx("%s: cannot serve %s", MODNAME, path);
-		return -1;
-	}
-	strlcpy_ok(registered, path, sizeof registered);
-	if (public_url(url, sizeof url, path) == 0)
-		http_host_meta_link(REL_WS, url);
-	else
-		log_warnx("%s: no http_ports, https_ports or external_url: "
-		    "web clients cannot connect", MODNAME);
-	return 0;
+	return http_endpoint_mount(&endpoint);
 }
 
 static void
 websocket_fini(void)
 {
-	if (registered[0] != '\0')
-		http_unregister(registered);
-	registered[0] = '\0';
-	http_host_meta_clear();
+	http_endpoint_unmount(&endpoint);
 }
 
 static int
@@ -159,16 +124,12 @@ websocket_config_check(const char *key, const char *value, char *err,
 {
 	int b;
 
-	if (strcmp(key, "path") == 0 && value[0] == '/' &&
-	    strlen(value) < URL_MAX && strcspn(value, "?# \t") == strlen(value))
+	if (http_endpoint_check(&endpoint, key, value) == 0)
 		return 0;
 	if (strcmp(key, "consider_secure") == 0 &&
 	    config_parse_bool(value, &b) == 0)
 		return 0;
 	if (strcmp(key, "origins") == 0 && strlen(value) < URL_MAX)
-		return 0;
-	if (strcmp(key, "external_url") == 0 && strlen(value) < URL_MAX &&
-	    (strncmp(value, "wss://", 6) == 0 || strncmp(value, "ws://", 5) == 0))
 		return 0;
 	snprintf(err, errlen, "[%s] %.64s = '%.64s': expected path = /PATH, "
 	    "consider_secure = true|false, origins = * or a list of "

@@ -350,3 +350,32 @@ def test_ws_fragments_and_frame_errors():
         assert e.find('{urn:ietf:params:xml:ns:xmpp-streams}host-unknown') is not None, R.dump(e)
         ws.close()
         assert srv.alive()
+
+
+def test_ws_session_resumed_over_tcp():
+    """One stream logic: a browser's XEP-0198 session, cut off, is resumed
+    by a TCP client with everything that arrived meanwhile."""
+    extra = '[smacks]\nresume_timeout = 60\n'
+    with ws_server(tls=True, server={'modules': MODULES + ', smacks'},
+                   extra_ini=extra) as srv:
+        ws = WsClient(srv.http_port, tls=True)
+        ws.login('alice', srv.users['alice@localhost'], resource='tab')
+        ws.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+        en = ws.read()
+        assert en.tag == '{urn:xmpp:sm:3}enabled' and en.get('id'), R.dump(en)
+        ws.send("<presence xmlns='jabber:client'/>")
+        ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        ws.close()
+        assert srv.wait_log('session kept')
+        bob = R.client(srv, 'bob')
+        bob.send("<message to='alice@localhost/tab' type='chat'><body>while away</body></message>")
+        bob.sync()
+        r = R.Raw(srv.c2s_port)
+        r.open()
+        r.starttls()
+        r.auth_plain('alice', srv.users['alice@localhost'])
+        r.send("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='0'/>" % en.get('id'))
+        r.expect('{urn:xmpp:sm:3}resumed')
+        r.expect(R.is_message(body='while away'))
+        r.close()
+        bob.close()
