@@ -82,7 +82,7 @@ fi
 if [ "$mode" = all ] || [ "$mode" = e2e ]; then
 	want_browser=$(($# == 0))
 	for p in "$@"; do
-		case test_browser_conversejs.test_conversejs_ws_on_http_port,test_browser_conversejs.test_conversejs_wss_on_https_port in
+		case test_browser_conversejs.test_conversejs_ws_on_http_port,test_browser_conversejs.test_conversejs_wss_on_https_port,test_browser_conversejs.test_conversejs_bosh_on_https_port in
 		*"$p"*) want_browser=1 ;;
 		esac
 	done

@@ -8,12 +8,13 @@
 //   node run.mjs CONFIG.json
 //
 // CONFIG: {chromium, page, jid, password, peer, send, expect, image, out,
-//          timeout_ms, resolve: [host...], ignore_https_errors}
+//          timeout_ms, resolve: [host...], ignore_https_errors, bosh}
+// (bosh: the BOSH URL, whose requests and answers are logged, if any)
 // Prints "step: NAME" as it goes and, at the end, "uploaded: URL".  Exit 0
 // on success; otherwise prints "error: ..." and "screenshot: PATH".  Every
 // wait is bounded, and so is the whole run (timeout_ms).  The browser's
-// console, page errors, failed requests and every WebSocket frame are
-// written to OUT/browser.log.
+// console, page errors, failed requests, every WebSocket frame and BOSH
+// body are written to OUT/browser.log.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -83,6 +84,14 @@ function watch(p) {
 	p.on('requestfailed', (r) =>
 		log(`requestfailed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
 	p.on('response', (r) => log(`http ${r.status()} ${r.request().method()} ${r.url()}`));
+	// BOSH: each request's body and its answer, as the frames below.
+	p.on('requestfinished', async (r) => {
+		if (!cfg.bosh || !r.url().startsWith(cfg.bosh))
+			return;
+		log(`bosh> ${r.postData()}`);
+		const res = await r.response();
+		log(`bosh< ${res ? await res.text().catch((e) => e.message) : '(no response)'}`);
+	});
 	p.on('websocket', (ws) => {
 		log(`websocket open ${ws.url()}`);
 		ws.on('framesent', (f) => log(`ws> ${f.payload}`));

@@ -2,7 +2,8 @@
 A real web client in a real browser: Converse.js (npm, pinned in
 tests/browser/package-lock.json) in Debian's headless Chromium, driven by
 playwright-core (tests/browser/run.mjs), against xmppd's WebSocket transport
-(RFC 7395) and HTTP File Upload (XEP-0363), with slixmpp as the other side.
+(RFC 7395) on http_ports and https_ports, BOSH (XEP-0206) and HTTP File
+Upload (XEP-0363), with slixmpp as the other side.
 
 The browser logs in as alice through Converse's login form, starts a chat
 with bob and sends a message (bob receives it); bob answers (the browser
@@ -12,8 +13,8 @@ fetched back, and the test fetches it once more and compares the bytes).
 
 What it needs is installed when missing (browser_tools.py); a failure to
 install fails the test.  On failure the reason names a screenshot and the
-browser's log (console and every WebSocket frame) in a kept temporary
-directory.  Alone: /usr/bin/python3 tests/e2e/run.py browser_conversejs
+browser's log (console, every WebSocket frame and BOSH body) in a kept
+temporary directory.  Alone: /usr/bin/python3 tests/e2e/run.py browser_conversejs
 """
 
 import asyncio
@@ -37,7 +38,7 @@ from test_client import Client, expect, run_scenario
 # What a server for web clients runs.  blocklist is needed: without XEP-0191
 # Converse 14 never finishes starting a chat with someone not in the roster.
 MODULES = ('roster, saslauth, tls, disco, ping, offline, vcard, privacy, blocklist, '
-           'carbons, mam, pep, websocket, http_file_share')
+           'carbons, mam, pep, websocket, bosh, http_file_share')
 SERVICE = 'upload.localhost'
 SEND = 'hello from Converse in Chromium'
 REPLY = 'hello back from slixmpp'
@@ -97,9 +98,10 @@ def tail(path, n=25):
         return []
 
 
-def converse_flow(tls):
-    """The whole conversation, with the WebSocket and the uploads on
-    https_ports (wss://) when tls, else on http_ports (ws://)."""
+def converse_flow(tls, bosh=False):
+    """The whole conversation, over WebSocket or BOSH, with the uploads on
+    the same port: https_ports (wss://, https://) when tls, else
+    http_ports (ws://, http://)."""
     browser_tools.ensure()
     tmp = tempfile.mkdtemp(prefix='xmppd-browser-')
     image = os.path.join(tmp, 'xmppd-test.png')
@@ -114,13 +116,20 @@ def converse_flow(tls):
                             'https_ports' if tls else 'http_ports': http_port},
                     limits={'max_bytes_per_second': '64M'},
                     hostcfg={'localhost': {'upload': SERVICE}},
-                    # Plain ws:// is for a server behind a TLS front end.
-                    extra_ini='' if tls else '[websocket]\nconsider_secure = true\n') as srv:
-            ws = '%s://127.0.0.1:%d/xmpp-websocket' % ('wss' if tls else 'ws', http_port)
+                    # Plain HTTP is for a server behind a TLS front end.
+                    extra_ini='' if tls else ('[websocket]\nconsider_secure = true\n'
+                                              '[bosh]\nconsider_secure = true\n')) as srv:
+            if bosh:
+                what, url = 'bosh', '%s://127.0.0.1:%d/http-bind' % (
+                    'https' if tls else 'http', http_port)
+            else:
+                what, url = 'ws', '%s://127.0.0.1:%d/xmpp-websocket' % (
+                    'wss' if tls else 'ws', http_port)
             cfg = {
                 'chromium': browser_tools.chromium(),
-                'page': 'http://127.0.0.1:%d/index.html?ws=%s' % (
-                    pages.port, urllib.parse.quote(ws, safe='')),
+                'page': 'http://127.0.0.1:%d/index.html?%s=%s' % (
+                    pages.port, what, urllib.parse.quote(url, safe='')),
+                'bosh': url if bosh else None,
                 'jid': 'alice@localhost', 'password': 'alice-pw',
                 'peer': 'bob@localhost', 'send': SEND, 'expect': REPLY,
                 'image': image, 'out': tmp, 'resolve': [SERVICE],
@@ -220,6 +229,12 @@ def test_conversejs_wss_on_https_port():
     converse_flow(tls=True)
 
 
+def test_conversejs_bosh_on_https_port():
+    converse_flow(tls=True, bosh=True)
+
+
 # Generous when Chromium or the npm packages still have to be installed.
-test_conversejs_ws_on_http_port.timeout = test_conversejs_wss_on_https_port.timeout = \
-    150 if not browser_tools.missing() else 900
+for _t in (test_conversejs_ws_on_http_port, test_conversejs_wss_on_https_port,
+           test_conversejs_bosh_on_https_port):
+    _t.timeout = 150 if not browser_tools.missing() else 900
+del _t
