@@ -199,6 +199,10 @@ def test_bosh_refusals_and_inactivity():
         assert st == 405 and 'POST' in h.get('allow', '')
         st, h, _ = b.raw(None, method='OPTIONS')
         assert st == 204 and h.get('access-control-allow-origin') == '*'
+        meta = Bosh(srv.http_port, path='/.well-known/host-meta.json')
+        st, h, data = meta.raw(None, method='GET')
+        assert st == 200 and (b'"urn:xmpp:alt-connections:xbosh","href":'
+                              b'"https://localhost:%d/http-bind"' % srv.http_port) in data, data
         st, h, _ = b.raw(b'x' * 400000)
         assert st == 413
         # A wrong host: the stream error comes in a terminate body.
