@@ -194,6 +194,8 @@ drain(struct conn *c)
 	}
 	if (s->nheld > 0 && (buf_used(&c->out) > 0 || c->state == CONN_CLOSING))
 		answer(s);
+	else if (c->state == CONN_CLOSING && server_is_stopping())
+		buf_reset(&c->out);	/* no request to carry it: stop now */
 }
 
 /* ---- sessions ---- */
