@@ -84,8 +84,11 @@ $(MUSLDIR)/%.o: %.c $(HDRS) $(UNPACKED) | musl-tools
 
 # -z noseparate-code: no page of padding around the code (8 KB of a static
 # binary that maps nothing else); the code stays read-only and executable.
+# -flto-partition=one: the whole program optimised as one unit, 4 KB less
+# than partitions compiled apart (the link takes a few seconds longer).
 xmppd: $(MUSLDIR)/xmppd.o $(MUSLOBJ) $(MUSLDIR)/libbearssl.a $(MUSLDIR)/libinih.a
-	$(MUSLCC) -Os -flto=auto -static -Wl,--gc-sections -Wl,-z,noseparate-code -s $(LDFLAGS) -o $@ $^
+	$(MUSLCC) -Os -flto=auto -flto-partition=one -static -Wl,--gc-sections \
+	    -Wl,-z,noseparate-code -s $(LDFLAGS) -o $@ $^
 
 # ---- sanitizer builds for the tests (host libc) ----
 $(SANDIR)/%.o: %.c $(HDRS) $(UNPACKED)
