@@ -59,7 +59,7 @@ disco(struct iq_req *r)
 	return ERR_NONE;
 }
 
-/* The address clients connect to (XEP-0065 6.3.2). */
+/* The address clients connect to (XEP-0065 4, Discovering Proxies). */
 static enum stanza_error
 streamhost(struct iq_req *r, const char *jid)
 {
