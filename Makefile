@@ -30,7 +30,7 @@ INIFLAGS = -DINI_MAX_LINE=1024 -DINI_HANDLER_LINENO=1 \
 CPPFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DXMPPD_VERSION='"$(VERSION)"' \
 	   -I. -Imodules -I$(BSSL)/inc -I$(INIH) $(INIFLAGS)
 
-CORE	= check.c dns.c resolver.c init.c util.c log.c xml.c jid.c store.c sasl.c config.c tls.c loop.c conn.c http.c ws.c \
+CORE	= check.c dns.c resolver.c init.c util.c log.c xml.c jid.c store.c sasl.c config.c tls.c loop.c conn.c http.c ws.c socks5.c \
 	  stream.c sm.c s2s.c router.c account.c server.c import.c luadata.c
 MODS	= $(sort $(wildcard modules/*.c))
 LIBSRC	= $(CORE) $(MODS)

@@ -77,7 +77,7 @@
 #define MIB	(1024ULL * 1024ULL)
 #define GIB	(1024ULL * 1024ULL * 1024ULL)
 
-#define MAXKEYS	24	/* keys in the largest section */
+#define MAXKEYS	26	/* keys in the largest section */
 
 #define DEFAULT_DATA_PATH	"~/var/xmppd"
 #define DEFAULT_AUTH		"internal_hashed"
@@ -128,6 +128,7 @@ static const struct key server_keys[] = {
 	{ "s2s_direct_tls_ports",	K_PORTS,	SRV(s2s_direct_tls_ports), 0, 0 },
 	{ "http_ports",			K_PORTS,	SRV(http_ports), 0, 0 },
 	{ "https_ports",		K_PORTS,	SRV(https_ports), 0, 0 },
+	{ "proxy65_ports",		K_PORTS,	SRV(proxy65_ports), 0, 0 },
 	{ "http_trusted_proxies",	K_IFACES,	SRV(http_trusted_proxies), 0, 0 },
 	{ "c2s_require_encryption",	K_BOOL,		SRV(c2s_require_encryption), 0, 0 },
 	{ "s2s_require_encryption",	K_BOOL,		SRV(s2s_require_encryption), 0, 0 },
@@ -536,6 +537,7 @@ port_item(struct parse *p, const struct key *k, void *field,
 		{ "s2s_direct_tls_ports", SRV(s2s_direct_tls_ports) },
 		{ "http_ports", SRV(http_ports) },
 		{ "https_ports", SRV(https_ports) },
+		{ "proxy65_ports", SRV(proxy65_ports) },
 	};
 	struct portlist *l = field;
 	unsigned long long v;

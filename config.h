@@ -76,6 +76,7 @@ struct config {
 	struct portlist	 s2s_direct_tls_ports;	/* XEP-0368 for servers */
 	struct portlist	 http_ports;	/* plain HTTP (behind a front end) */
 	struct portlist	 https_ports;	/* HTTP over TLS */
+	struct portlist	 proxy65_ports;	/* SOCKS5 bytestream proxy */
 	struct strlist	 http_trusted_proxies;	/* may set X-Forwarded-For */
 	int		 c2s_require_encryption;
 	int		 s2s_require_encryption;

@@ -555,7 +555,7 @@ static int
 may_read(const struct conn *c)
 {
 	return c->state == CONN_OPEN && buf_used(&c->out) <= c->high_water &&
-	    !throttled(c);
+	    !throttled(c) && (c->proto->held == NULL || !c->proto->held(c));
 }
 
 static size_t

@@ -31,6 +31,9 @@ struct conn_proto {
 	void	(*free)(struct conn *);
 	/* Outgoing connections: the TCP connection is up (may be NULL). */
 	void	(*connected)(struct conn *);
+	/* Input is not wanted now, e.g. a relay whose other side has a full
+	 * queue; nothing is read until it says no again (may be NULL). */
+	int	(*held)(const struct conn *);
 };
 
 enum conn_state {

@@ -1825,7 +1825,7 @@ http_free(struct conn *c)
 }
 
 static const struct conn_proto http_proto = {
-	http_input, http_closed, http_timeout, http_free, NULL
+	http_input, http_closed, http_timeout, http_free, NULL, NULL
 };
 
 void

@@ -243,7 +243,8 @@ static void	try_addr(struct route *);
 static int	route_find_ptr(const struct route *);
 
 static const struct conn_proto out_proto = {
-	route_input, route_closed, route_timeout, route_free_conn, route_connected
+	route_input, route_closed, route_timeout, route_free_conn, route_connected,
+	NULL
 };
 
 static struct route *
@@ -925,7 +926,7 @@ static void	in_timeout(struct conn *);
 static void	in_free(struct conn *);
 
 static const struct conn_proto in_proto = {
-	in_input, in_closed, in_timeout, in_free, NULL
+	in_input, in_closed, in_timeout, in_free, NULL, NULL
 };
 
 static void

@@ -18,6 +18,7 @@
 #include "s2s.h"
 #include "router.h"
 #include "server.h"
+#include "socks5.h"
 #include "stream.h"
 #include "tls.h"
 
@@ -274,7 +275,8 @@ open_ports_arg(const struct config *c, const struct portlist *ports, accept_fn f
 			    ports->v[p], fn == accept_tls ? " (direct TLS)" :
 			    fn == accept_s2s ? (arg != NULL ? " (servers, direct TLS)" :
 			    " (servers)") : fn == accept_http ?
-			    (arg != NULL ? " (HTTPS)" : " (HTTP)") : "");
+			    (arg != NULL ? " (HTTPS)" : " (HTTP)") :
+			    fn == socks5_accept ? " (SOCKS5 proxy)" : "");
 		}
 	return 0;
 }
@@ -285,7 +287,8 @@ open_listeners(const struct config *c)
 	if (open_ports(c, &c->c2s_ports, accept_plain) == -1 ||
 	    open_ports(c, &c->c2s_direct_tls_ports, accept_tls) == -1 ||
 	    open_ports(c, &c->s2s_ports, accept_s2s) == -1 ||
-	    open_ports_arg(c, &c->s2s_direct_tls_ports, accept_s2s, (void *)1) == -1) {
+	    open_ports_arg(c, &c->s2s_direct_tls_ports, accept_s2s, (void *)1) == -1 ||
+	    open_ports(c, &c->proxy65_ports, socks5_accept) == -1) {
 		close_listeners();
 		return -1;
 	}
@@ -319,7 +322,8 @@ same_listen(const struct config *a, const struct config *b)
 	    same_ports(&a->s2s_ports, &b->s2s_ports) &&
 	    same_ports(&a->s2s_direct_tls_ports, &b->s2s_direct_tls_ports) &&
 	    same_ports(&a->http_ports, &b->http_ports) &&
-	    same_ports(&a->https_ports, &b->https_ports);
+	    same_ports(&a->https_ports, &b->https_ports) &&
+	    same_ports(&a->proxy65_ports, &b->proxy65_ports);
 }
 
 static void
@@ -416,6 +420,7 @@ begin_shutdown(void)
 			(*m)->stopping();
 	c2s_shutdown_all();
 	s2s_shutdown_all();
+	socks5_stop();
 }
 
 static void

@@ -63,7 +63,7 @@ static void	c2s_timeout(struct conn *);
 static void	c2s_free(struct conn *);
 
 static const struct conn_proto c2s_proto = {
-	c2s_input, c2s_closed, c2s_timeout, c2s_free, NULL
+	c2s_input, c2s_closed, c2s_timeout, c2s_free, NULL, NULL
 };
 
 static void	sess_send(void *, const struct xml_node *);

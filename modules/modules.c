@@ -22,7 +22,7 @@ MODULE(mod_blocklist); MODULE(mod_register); MODULE(mod_motd);
 MODULE(mod_welcome); MODULE(mod_admin_adhoc); MODULE(mod_posix);
 MODULE(mod_carbons); MODULE(mod_csi); MODULE(mod_mam); MODULE(mod_pep);
 MODULE(mod_muc); MODULE(mod_smacks); MODULE(mod_cloud_notify);
-MODULE(mod_http_file_share);
+MODULE(mod_http_file_share); MODULE(mod_proxy65);
 MODULE(mod_external_services); MODULE(mod_websocket); MODULE(mod_bosh);
 
 /* Filters come first (privacy may drop a stanza before anyone sees it),
@@ -34,7 +34,7 @@ static const struct module *const all_modules[] = {
 	&mod_disco, &mod_version, &mod_uptime, &mod_time, &mod_ping,
 	&mod_private, &mod_register, &mod_motd, &mod_welcome,
 	&mod_admin_adhoc, &mod_posix, &mod_cloud_notify,
-	&mod_http_file_share,
+	&mod_http_file_share, &mod_proxy65,
 	&mod_external_services,
 	&mod_websocket,
 	&mod_bosh,

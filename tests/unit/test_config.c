@@ -281,6 +281,7 @@ test_all_keys(void)
 	    "max_stanza_size_preauth = 8k\n"
 	    "max_stanza_size = 524288\n"
 	    "[host b.example]\n"
+	    "proxy65 = Proxy.B.Example\n"
 	    "allow_registration = yes\n"
 	    "key = $HOME/b.key\n"
 	    "certificate = ${HOME}/b.crt\n"
@@ -302,6 +303,7 @@ test_all_keys(void)
 	    "s2s_require_encryption = off\n"
 	    "c2s_require_encryption = 0\n"
 	    "s2s_ports = 5269\n"
+	    "proxy65_ports = 5000 40002\n"
 	    "c2s_direct_tls_ports = 5223, 40001\n"
 	    "c2s_ports = 40000\n"
 	    "interfaces = 127.0.0.1, ::1\n"
@@ -337,6 +339,7 @@ test_all_keys(void)
 	if (cfg->hosts != NULL) {
 		T_EQ_STR(cfg->hosts->name, "b.example");
 		T_EQ_INT(cfg->hosts->allow_registration, 1);
+		T_EQ_STR(cfg->hosts->proxy65, "proxy.b.example");
 		T_EQ_STR(cfg->hosts->key, home_path("/b.key"));
 		T_EQ_STR(cfg->hosts->certificate, home_path("/b.crt"));
 		T_EQ_INT(cfg->hosts->enabled, 1);
@@ -365,6 +368,8 @@ test_all_keys(void)
 	T_EQ_INT(cfg->c2s_require_encryption, 0);
 	T_EQ_INT(cfg->s2s_ports.n, 1);
 	T_EQ_INT(cfg->s2s_ports.v[0], 5269);
+	T_EQ_INT(cfg->proxy65_ports.n, 2);
+	T_EQ_INT(cfg->proxy65_ports.v[1], 40002);
 	T_EQ_INT(cfg->c2s_direct_tls_ports.n, 2);
 	T_EQ_INT(cfg->c2s_direct_tls_ports.v[0], 5223);
 	T_EQ_INT(cfg->c2s_direct_tls_ports.v[1], 40001);
@@ -634,6 +639,8 @@ test_value_errors(void)
 	    "s2s_ports: port 5222 is already in c2s_ports");
 	ERR("[server]\ns2s_ports = 5269\nc2s_direct_tls_ports = 5269\n", 3,
 	    "c2s_direct_tls_ports: port 5269 is already in s2s_ports");
+	ERR("[server]\nhttp_ports = 5280\nproxy65_ports = 5280\n", 3,
+	    "proxy65_ports: port 5280 is already in http_ports");
 	ERR("[server]\nc2s_ports = 5222 5222\n", 2,
 	    "c2s_ports: port 5222 is listed twice");
 	ERR("[server]\nc2s_ports = 0\n", 2,
