@@ -379,3 +379,52 @@ def test_ws_session_resumed_over_tcp():
         r.expect(R.is_message(body='while away'))
         r.close()
         bob.close()
+
+
+def _plain_auth(ws, user, pw):
+    cred = base64.b64encode(b'\0' + user.encode() + b'\0' + pw.encode()).decode()
+    ws.send("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" % (NS_SASL, cred))
+    return ws.read()
+
+
+def test_ws_failed_login_budget_is_per_client_address():
+    """auth_failures_per_ip counts the client behind a trusted front end
+    (X-Forwarded-For) as for TCP streams; other clients of the same
+    front end are not affected."""
+    srv_kw = dict(server={'http_trusted_proxies': '127.0.0.1'},
+                  limits={'auth_failures_per_ip': 2})
+    with ws_server(**srv_kw) as srv:
+        hdr = lambda ip: {'X-Forwarded-Proto': 'https', 'X-Forwarded-For': ip}
+        for i in range(2):
+            ws = WsClient(srv.http_port, headers=hdr('192.0.2.1'))
+            ws.open()
+            f = _plain_auth(ws, 'alice', 'wrong')
+            assert f.tag == '{%s}failure' % NS_SASL, R.dump(f)
+            ws.close()
+        ws = WsClient(srv.http_port, headers=hdr('192.0.2.1'))
+        ws.open()
+        f = _plain_auth(ws, 'alice', srv.users['alice@localhost'])
+        assert f.find('{%s}temporary-auth-failure' % NS_SASL) is not None, R.dump(f)
+        ws.close()
+        ws = WsClient(srv.http_port, headers=hdr('192.0.2.2'))
+        assert ws.login('alice', srv.users['alice@localhost'])
+        ws.close()
+
+
+def test_ws_byte_rate_pauses_reading_and_loses_nothing():
+    with ws_server(tls=True, limits={'max_bytes_per_second': 4096}) as srv:
+        ws = WsClient(srv.http_port, tls=True)
+        ws.login('alice', srv.users['alice@localhost'])
+        bob = R.client(srv, 'bob')
+        pad = 'y' * 1000
+        t0 = time.monotonic()
+        for i in range(12):          # about 13 KB: three seconds' worth
+            ws.send("<message xmlns='jabber:client' to='bob@localhost' type='chat'>"
+                    "<body>%d %s</body></message>" % (i, pad))
+        got = [bob.expect(R.is_message(), timeout=15).findtext('{jabber:client}body').split()[0]
+               for _ in range(12)]
+        assert got == [str(i) for i in range(12)], got
+        assert time.monotonic() - t0 >= 1.5, 'the byte rate was not applied'
+        assert srv.wait_log('reading paused')
+        ws.close()
+        bob.close()
