@@ -7,7 +7,6 @@
  * it while the table is open) and copied into the arena when the table
  * closes, so a table costs exactly one array.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -496,10 +495,56 @@ long_string(struct parser *ps, int level, struct lua_value *v)
 
 /* ---- numbers ---- */
 
+/*
+ * A decimal numeral, digits with at most one '.' and an optional
+ * exponent, as a double: 0, or -1 if malformed.  The value is within a
+ * few units in the last place of the nearest double, not always it:
+ * Prosody's data holds timestamps and counts, and libc's exact float
+ * parser would be 5 KB of a static binary.
+ */
+static int
+decimal_value(const char *s, double *out)
+{
+	uint64_t mant = 0;
+	int exp10 = 0, any = 0, e = 0, eneg = 0, k;
+	double p = 1;
+
+	for (; is_digit(*s); s++, any = 1)
+		if (mant <= (UINT64_MAX - 9) / 10)
+			mant = mant * 10 + (uint64_t)(*s - '0');
+		else
+			exp10++;		/* digits past what counts */
+	if (*s == '.')
+		for (s++; is_digit(*s); s++, any = 1)
+			if (mant <= (UINT64_MAX - 9) / 10) {
+				mant = mant * 10 + (uint64_t)(*s - '0');
+				exp10--;
+			}
+	if (!any)
+		return -1;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			eneg = *s++ == '-';
+		if (!is_digit(*s))
+			return -1;
+		for (; is_digit(*s); s++)
+			if (e < 100000)
+				e = e * 10 + (*s - '0');
+		exp10 += eneg ? -e : e;
+	}
+	if (*s != '\0')
+		return -1;
+	for (k = exp10 < 0 ? -exp10 : exp10; k > 0 && p != INFINITY; k--)
+		p = k > 400 ? INFINITY : p * 10;
+	*out = mant == 0 ? 0 : exp10 < 0 ? (double)mant / p : (double)mant * p;
+	return 0;
+}
+
 static int
 numeral(struct parser *ps, int negative, struct lua_value *v)
 {
-	char buf[NUMERAL_MAX + 1], *endp;
+	char buf[NUMERAL_MAX + 1];
 	size_t n = 0;
 	int hex = 0, isfloat = 0, c;
 	uint64_t u = 0;
@@ -566,10 +611,9 @@ numeral(struct parser *ps, int negative, struct lua_value *v)
 			return 0;
 		}
 	}
-	/* Only digits, '.', e and signs got here; strtod checks the order. */
-	errno = 0;
-	d = strtod(buf, &endp);
-	if (endp != buf + n || (n == 1 && buf[0] == '.'))
+	/* Only digits, '.', e and signs got here: decimal_value() checks
+	 * the order. */
+	if (decimal_value(buf, &d) == -1)
 		return fail(ps, "malformed number");
 	v->is_integer = 0;
 	v->number = negative ? -d : d;
