@@ -497,17 +497,16 @@ long_string(struct parser *ps, int level, struct lua_value *v)
 
 /*
  * A decimal numeral, digits with at most one '.' and an optional
- * exponent, as a double: 0, or -1 if malformed.  The value is within a
- * few units in the last place of the nearest double, not always it:
- * Prosody's data holds timestamps and counts, and libc's exact float
- * parser would be 5 KB of a static binary.
+ * exponent, as a double: 0, or -1 if malformed.  Not libc's strtod: its
+ * exact float parser is 5 KB of a static binary, and Prosody's data only
+ * holds timestamps and counts.
  */
 static int
 decimal_value(const char *s, double *out)
 {
 	uint64_t mant = 0;
 	int exp10 = 0, any = 0, e = 0, eneg = 0, k;
-	double p = 1;
+	long double p = 1;
 
 	for (; is_digit(*s); s++, any = 1)
 		if (mant <= (UINT64_MAX - 9) / 10)
@@ -535,9 +534,13 @@ decimal_value(const char *s, double *out)
 	}
 	if (*s != '\0')
 		return -1;
+	/* In long double (x87: 64-bit mantissa) the 19 digits and powers of
+	 * ten to 10^27 are exact, so the one rounding to double at the end is
+	 * almost always the right one. */
 	for (k = exp10 < 0 ? -exp10 : exp10; k > 0 && p != INFINITY; k--)
-		p = k > 400 ? INFINITY : p * 10;
-	*out = mant == 0 ? 0 : exp10 < 0 ? (double)mant / p : (double)mant * p;
+		p = k > 5000 ? INFINITY : p * 10;
+	*out = mant == 0 ? 0 : (double)(exp10 < 0 ? (long double)mant / p :
+	    (long double)mant * p);
 	return 0;
 }
 
