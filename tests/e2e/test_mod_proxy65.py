@@ -432,8 +432,15 @@ def test_activation_deadline_and_limits():
         extra = socket.create_connection(('127.0.0.1', srv.proxy_port), timeout=10)
         assert closed(extra, timeout=5) == b''
         assert srv.wait_log('socks5 connection from 127.0.0.1 refused: limits')
+        before = srv.log().count('connection closed')
         for s in socks_ + [extra]:
             s.close()
+        # The server must have seen the four closes before the pair below
+        # connects, or the pair is over the per-address limit itself.
+        deadline = time.monotonic() + 10
+        while srv.log().count('connection closed') < before + 4 and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
         # An active pair no longer counts: it outlives auth_timeout.
         i, t, h = pair(srv, a, b, 'long')
         assert activate(a, 'long', b.jid).get('type') == 'result'
