@@ -397,7 +397,7 @@ on_starttls(struct c2s *s, size_t remaining)
 {
 	struct tls_creds *cr;
 
-	if (s->tls || s->authed) {
+	if (s->tls || s->authed || standalone(s)) {
 		send_str(s, "<failure xmlns='" NS_TLS "'/>");
 		send_close(s);
 		s->done = 1;

@@ -256,6 +256,18 @@ def test_ws_plain_http_needs_a_secure_front_end():
         ws = WsClient(srv.http_port)
         assert ws.login('bob', srv.users['bob@localhost'])
         ws.close()
+    # Where encryption is not required, plain ws:// works, and STARTTLS
+    # (never offered on a WebSocket) is refused rather than attempted.
+    with ws_server(server={'c2s_require_encryption': 'false'}) as srv:
+        ws = WsClient(srv.http_port)
+        f = ws.open()
+        assert f.find('{urn:ietf:params:xml:ns:xmpp-tls}starttls') is None
+        ws.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        fail = ws.read()
+        assert fail.tag == '{urn:ietf:params:xml:ns:xmpp-tls}failure', R.dump(fail)
+        assert ws.read().tag == '{%s}close' % NS_FRAMING
+        assert ws.closed_with() == 1000
+        ws.close()
 
 
 def test_ws_upgrade_refusals_with_status():
