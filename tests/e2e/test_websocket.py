@@ -440,3 +440,23 @@ def test_ws_byte_rate_pauses_reading_and_loses_nothing():
         assert srv.wait_log('reading paused')
         ws.close()
         bob.close()
+
+
+def test_ws_frames_in_the_same_packet_as_the_upgrade():
+    """Bytes right behind the upgrade request belong to the WebSocket."""
+    with ws_server(tls=True) as srv:
+        s = socket.create_connection(('127.0.0.1', srv.http_port), timeout=5)
+        s = R.tls_context().wrap_socket(s, server_hostname='localhost')
+        key = base64.b64encode(os.urandom(16)).decode()
+        w = WsClient.__new__(WsClient)
+        w.sock, w.timeout, w.buf = s, 5, b''
+        req = ('GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n'
+               'Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n'
+               'Sec-WebSocket-Protocol: xmpp\r\n\r\n' % key).encode()
+        s.sendall(req + w.frame(1, "<open xmlns='%s' to='localhost' version='1.0'/>"
+                                % NS_FRAMING))
+        st, _ = w._head()
+        assert st == 101
+        assert w.read().tag == '{%s}open' % NS_FRAMING
+        assert w.read().tag == '{%s}features' % NS_STREAM
+        w.close()
