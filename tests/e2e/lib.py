@@ -419,3 +419,16 @@ class Server:
                 raise AssertionError('sanitizer report in the log (%s) after: %s: %s'
                                      % (m, exc_type.__name__, exc)) from exc
         return False
+
+
+def web_server(modules=None, tls=False, **kw):
+    """A Server with one HTTP port, plain or (tls) HTTPS, as srv.http_port;
+    modules replaces [server] modules when given."""
+    port = free_port()
+    server = dict(kw.pop('server', {}))
+    if modules is not None:
+        server.setdefault('modules', modules)
+    server['https_ports' if tls else 'http_ports'] = port
+    srv = Server(server=server, **kw)
+    srv.http_port = port
+    return srv

@@ -15,7 +15,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import rawxmpp as R
-from lib import Server, free_port
+from lib import web_server
 
 NS_HTTPBIND = 'http://jabber.org/protocol/httpbind'
 NS_XBOSH = 'urn:xmpp:xbosh'
@@ -96,13 +96,7 @@ class Bosh:
 
 
 def bosh_server(tls=True, **kw):
-    port = free_port()
-    server = {'modules': MODULES}
-    server.update(kw.pop('server', {}))
-    server['https_ports' if tls else 'http_ports'] = port
-    srv = Server(server=server, **kw)
-    srv.http_port = port
-    return srv
+    return web_server(MODULES, tls, **kw)
 
 
 def in_thread(fn):

@@ -17,7 +17,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import rawxmpp as R
-from lib import Server, free_port
+from lib import Server, free_port, web_server
 
 XRD_NS = 'http://docs.oasis-open.org/ns/xri/xrd-1.0'
 
@@ -139,12 +139,7 @@ class Http:
 
 def http_server(**kw):
     """A Server with one plain HTTP port (srv.http_port)."""
-    port = free_port()
-    server = dict(kw.pop('server', {}))
-    server['http_ports'] = port
-    srv = Server(server=server, **kw)
-    srv.http_port = port
-    return srv
+    return web_server(**kw)
 
 
 def one_shot(port, raw, what, tls=False):

@@ -17,7 +17,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import rawxmpp as R
-from lib import Server, free_port
+from lib import web_server
 
 NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing'
 NS_STREAM = 'http://etherx.jabber.org/streams'
@@ -198,13 +198,7 @@ class WsClient:
 
 
 def ws_server(tls=False, **kw):
-    port = free_port()
-    server = {'modules': MODULES}
-    server.update(kw.pop('server', {}))
-    server['https_ports' if tls else 'http_ports'] = port
-    srv = Server(server=server, **kw)
-    srv.http_port = port
-    return srv
+    return web_server(MODULES, tls, **kw)
 
 
 def alice_bob(srv):
