@@ -2488,6 +2488,14 @@ static enum stanza_error view_items(struct preq *,
 		    const struct xml_node *items);
 static void	 legacy_changed(struct actx *);
 
+/* The owner changed node: what follows it (the bookmark views). */
+static void
+node_changed(struct actx *a, const char *node)
+{
+	if (strcmp(node, NS_BOOKMARKS) == 0)
+		legacy_changed(a);
+}
+
 /*
  * The item of a publish request: exactly one <item/> with exactly one
  * payload element and a sensible id.  NULL after sending the error.
@@ -2627,19 +2635,69 @@ prune_subscriptions(struct actx *a, struct pnode *p, const struct nconf *c)
 	}
 }
 
+/*
+ * Publish payload pl to node as item id (NULL: a new id), the newest.  A
+ * new node gets the default configuration with access acc, then opts
+ * (publish-options); for an existing node opts are preconditions.  The
+ * stored item, with p (node_free it either way) and c its configuration,
+ * or NULL with pe filled.
+ */
+static struct xml_node *
+publish_to(struct actx *a, const char *node, const struct xml_node *opts,
+    int acc, const struct xml_node *pl, const char *id, struct pnode *p,
+    struct nconf *c, struct perr *pe)
+{
+	struct xml_node *si, *old;
+	char genid[32];
+	int rc = node_load(a->host, a->local, node, p);
+
+	if (rc == -1) {
+		perr_set(pe, ERR_INTERNAL_SERVER_ERROR, NULL, NULL);
+		return NULL;
+	}
+	if (rc == 0)
+		node_new(p, node);
+	conf_read(p, c);
+	if (rc == 0)
+		c->access = acc;
+	if (check_options(opts, rc == 1, c, pe) == -1)
+		return NULL;
+	if (rc == 0) {
+		conf_write(p, c);
+		conf_read(p, c);
+	}
+	if (id == NULL) {
+		do
+			make_id(genid, sizeof genid);
+		while (item_find(p, genid) != NULL);
+		id = genid;
+	}
+	old = item_find(p, id);
+	if ((si = stored_item(p, pl, id)) == NULL) {
+		log_info("pep: %s: item for '%s' refused, larger than "
+		    "max_item_size (%zu bytes)", a->bare, node,
+		    setting(S_MAX_ITEM_SIZE));
+		perr_set(pe, ERR_NOT_ACCEPTABLE, "payload-too-big", NULL);
+		return NULL;
+	}
+	if (old != NULL)
+		xml_remove(old);	/* republished: now the newest */
+	trim_items(p, c);
+	prune_subscriptions(a, p, c);
+	return node_save(a->host, a->local, p, pe) == ERR_NONE ? si : NULL;
+}
+
 static enum stanza_error
 do_publish(struct preq *q, const struct xml_node *pub,
     const struct xml_node *opts)
 {
 	const struct xml_node *it;
-	struct xml_node *si, *old, *reply, *ps, *pe_el;
-	const char *node, *id;
-	char genid[32];
+	struct xml_node *si, *reply, *ps, *pe_el;
+	const char *node;
 	enum stanza_error sent = ERR_NONE;
 	struct nconf c;
 	struct pnode p;
 	struct perr pe;
-	int rc;
 
 	if (!q->is_owner)
 		return fail(q->r, ERR_FORBIDDEN, NULL, NULL);
@@ -2648,49 +2706,18 @@ do_publish(struct preq *q, const struct xml_node *pub,
 		return sent;
 	if (is_view(node))
 		return view_publish(q, it, opts);
-	if ((rc = node_load(q->host, q->local, node, &p)) == -1)
-		return internal(q);
-	if (rc == 0)
-		node_new(&p, node);
-	conf_read(&p, &c);
-	if (check_options(opts, rc == 1, &c, &pe) == -1) {
-		node_free(&p);
-		return send_perr(q->r, &pe);
-	}
-	if (rc == 0) {
-		conf_write(&p, &c);
-		conf_read(&p, &c);
-	}
-	if ((id = xml_attr(it, "id")) == NULL) {
-		do
-			make_id(genid, sizeof genid);
-		while (item_find(&p, genid) != NULL);
-		id = genid;
-	}
-	old = item_find(&p, id);
-	if ((si = stored_item(&p, xml_first_element(it), id)) == NULL) {
-		log_info("pep: %s@%s: item for '%s' refused, larger than "
-		    "max_item_size (%zu bytes)", q->local, q->host, node,
-		    setting(S_MAX_ITEM_SIZE));
-		node_free(&p);
-		return fail(q->r, ERR_NOT_ACCEPTABLE, "payload-too-big", NULL);
-	}
-	if (old != NULL)
-		xml_remove(old);	/* republished: now the newest */
-	trim_items(&p, &c);
-	prune_subscriptions(&q->a, &p, &c);
-	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+	if ((si = publish_to(&q->a, node, opts, ACC_PRESENCE,
+	    xml_first_element(it), xml_attr(it, "id"), &p, &c, &pe)) == NULL) {
 		node_free(&p);
 		return send_perr(q->r, &pe);
 	}
 	reply = pubsub_result(q, NS_PUBSUB, &ps);
 	pe_el = xml_add(ps, "publish", NULL);
 	xml_set_attr(pe_el, "node", node);
-	xml_set_attr(xml_add(pe_el, "item", NULL), "id", id);
+	xml_set_attr(xml_add(pe_el, "item", NULL), "id", xml_attr(si, "id"));
 	iq_reply(q->r, reply);
 	notify_item(&q->a, &p, &c, si, q->r->from_str);
-	if (strcmp(node, NS_BOOKMARKS) == 0)
-		legacy_changed(&q->a);
+	node_changed(&q->a, node);
 	node_free(&p);
 	return ERR_NONE;
 }
@@ -2821,8 +2848,7 @@ do_retract(struct preq *q, const struct xml_node *ret)
 	iq_ok(q->r);
 	if (want_notify || conf.notify_retract)
 		notify_retract(&q->a, &p, &conf, id);
-	if (strcmp(node, NS_BOOKMARKS) == 0)
-		legacy_changed(&q->a);
+	node_changed(&q->a, node);
 	node_free(&p);
 	return ERR_NONE;
 }
@@ -3349,8 +3375,7 @@ do_delete(struct preq *q, const struct xml_node *el)
 	send_event(q->a.bare, &rl, ev, c.notif_type == 1, NULL, NULL);
 	xml_arena_free(ev->arena);
 	rlist_free(&rl);
-	if (strcmp(node, NS_BOOKMARKS) == 0)
-		legacy_changed(&q->a);
+	node_changed(&q->a, node);
 	node_free(&p);
 	return ERR_NONE;
 }
@@ -3382,8 +3407,7 @@ do_purge(struct preq *q, const struct xml_node *el)
 	iq_ok(q->r);
 	if (c.notify_retract)
 		notify_simple(&q->a, &p, &c, "purge");
-	if (strcmp(node, NS_BOOKMARKS) == 0)
-		legacy_changed(&q->a);
+	node_changed(&q->a, node);
 	node_free(&p);
 	return ERR_NONE;
 }
