@@ -73,13 +73,22 @@
  * The account's disco#info shows urn:xmpp:bookmarks:1#compat,
  * urn:xmpp:bookmarks:1#compat-pep and urn:xmpp:bookmarks-conversion:0.
  *
+ * Avatars (XEP-0398, with the vcard module on; avatar.h): after the owner
+ * changes urn:xmpp:avatar:metadata, its newest item's first <info/>
+ * without a url, with its data item, becomes the vCard's PHOTO, if the
+ * data node is open (XEP-0398 section 8: a vCard is everybody's to read);
+ * no such avatar takes the PHOTO off.  A vCard set that changes the photo
+ * publishes the data, then the metadata (or empty metadata, XEP-0084
+ * 4.5), with notifications, to nodes made open if new.  The account's
+ * disco#info shows urn:xmpp:pep-vcard-conversion:0.
+ *
  * Not done: subscription options, multiple subscriptions of one JID,
  * instant nodes, collection nodes, item expiry, RSM, the item publisher,
  * 'authorize' access (not-acceptable with unsupported-access-model),
  * notifications withheld by the owner's privacy lists or blocklist (a
  * blocked contact's presence never reaches us, so it gets no caps-based
  * notifications, but an explicit subscription made before the block
- * still does), XEP-0398 (the vCard module owns vCards).
+ * still does).
  *
  * Storage, one file per node in the account directory:
  *   pep/n-<store_escape(node)>   or, for names too long for that,
@@ -112,6 +121,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avatar.h"
 #include "bearssl_hash.h"
 #include "roster.h"
 
@@ -132,6 +142,8 @@
 #define NS_BOOKMARKS		"urn:xmpp:bookmarks:1"
 #define NS_LEGACY_BM		"storage:bookmarks"
 #define NS_STORE		"urn:xmppd:pep"
+#define NS_AVATAR_DATA		"urn:xmpp:avatar:data"
+#define NS_AVATAR_META		"urn:xmpp:avatar:metadata"
 
 #define PEP_DIR			"pep"
 #define PEP_FORMAT		"1"
@@ -2487,6 +2499,17 @@ static enum stanza_error view_publish(struct preq *,
 static enum stanza_error view_items(struct preq *,
 		    const struct xml_node *items);
 static void	 legacy_changed(struct actx *);
+static void	 avatar_to_vcard(struct actx *);
+
+/* The owner changed node: what follows it (views, the vCard). */
+static void
+node_changed(struct actx *a, const char *node)
+{
+	if (strcmp(node, NS_BOOKMARKS) == 0)
+		legacy_changed(a);
+	if (strcmp(node, NS_AVATAR_META) == 0)
+		avatar_to_vcard(a);
+}
 
 /*
  * The item of a publish request: exactly one <item/> with exactly one
@@ -2627,19 +2650,69 @@ prune_subscriptions(struct actx *a, struct pnode *p, const struct nconf *c)
 	}
 }
 
+/*
+ * Publish payload pl to node as item id (NULL: a new id), the newest.  A
+ * new node gets the default configuration with access acc, then opts
+ * (publish-options); for an existing node opts are preconditions.  The
+ * stored item, with p (node_free it either way) and c its configuration,
+ * or NULL with pe filled.
+ */
+static struct xml_node *
+publish_to(struct actx *a, const char *node, const struct xml_node *opts,
+    int acc, const struct xml_node *pl, const char *id, struct pnode *p,
+    struct nconf *c, struct perr *pe)
+{
+	struct xml_node *si, *old;
+	char genid[32];
+	int rc = node_load(a->host, a->local, node, p);
+
+	if (rc == -1) {
+		perr_set(pe, ERR_INTERNAL_SERVER_ERROR, NULL, NULL);
+		return NULL;
+	}
+	if (rc == 0)
+		node_new(p, node);
+	conf_read(p, c);
+	if (rc == 0)
+		c->access = acc;
+	if (check_options(opts, rc == 1, c, pe) == -1)
+		return NULL;
+	if (rc == 0) {
+		conf_write(p, c);
+		conf_read(p, c);
+	}
+	if (id == NULL) {
+		do
+			make_id(genid, sizeof genid);
+		while (item_find(p, genid) != NULL);
+		id = genid;
+	}
+	old = item_find(p, id);
+	if ((si = stored_item(p, pl, id)) == NULL) {
+		log_info("pep: %s: item for '%s' refused, larger than "
+		    "max_item_size (%zu bytes)", a->bare, node,
+		    setting(S_MAX_ITEM_SIZE));
+		perr_set(pe, ERR_NOT_ACCEPTABLE, "payload-too-big", NULL);
+		return NULL;
+	}
+	if (old != NULL)
+		xml_remove(old);	/* republished: now the newest */
+	trim_items(p, c);
+	prune_subscriptions(a, p, c);
+	return node_save(a->host, a->local, p, pe) == ERR_NONE ? si : NULL;
+}
+
 static enum stanza_error
 do_publish(struct preq *q, const struct xml_node *pub,
     const struct xml_node *opts)
 {
 	const struct xml_node *it;
-	struct xml_node *si, *old, *reply, *ps, *pe_el;
-	const char *node, *id;
-	char genid[32];
+	struct xml_node *si, *reply, *ps, *pe_el;
+	const char *node;
 	enum stanza_error sent = ERR_NONE;
 	struct nconf c;
 	struct pnode p;
 	struct perr pe;
-	int rc;
 
 	if (!q->is_owner)
 		return fail(q->r, ERR_FORBIDDEN, NULL, NULL);
@@ -2648,49 +2721,18 @@ do_publish(struct preq *q, const struct xml_node *pub,
 		return sent;
 	if (is_view(node))
 		return view_publish(q, it, opts);
-	if ((rc = node_load(q->host, q->local, node, &p)) == -1)
-		return internal(q);
-	if (rc == 0)
-		node_new(&p, node);
-	conf_read(&p, &c);
-	if (check_options(opts, rc == 1, &c, &pe) == -1) {
-		node_free(&p);
-		return send_perr(q->r, &pe);
-	}
-	if (rc == 0) {
-		conf_write(&p, &c);
-		conf_read(&p, &c);
-	}
-	if ((id = xml_attr(it, "id")) == NULL) {
-		do
-			make_id(genid, sizeof genid);
-		while (item_find(&p, genid) != NULL);
-		id = genid;
-	}
-	old = item_find(&p, id);
-	if ((si = stored_item(&p, xml_first_element(it), id)) == NULL) {
-		log_info("pep: %s@%s: item for '%s' refused, larger than "
-		    "max_item_size (%zu bytes)", q->local, q->host, node,
-		    setting(S_MAX_ITEM_SIZE));
-		node_free(&p);
-		return fail(q->r, ERR_NOT_ACCEPTABLE, "payload-too-big", NULL);
-	}
-	if (old != NULL)
-		xml_remove(old);	/* republished: now the newest */
-	trim_items(&p, &c);
-	prune_subscriptions(&q->a, &p, &c);
-	if (node_save(q->host, q->local, &p, &pe) != ERR_NONE) {
+	if ((si = publish_to(&q->a, node, opts, ACC_PRESENCE,
+	    xml_first_element(it), xml_attr(it, "id"), &p, &c, &pe)) == NULL) {
 		node_free(&p);
 		return send_perr(q->r, &pe);
 	}
 	reply = pubsub_result(q, NS_PUBSUB, &ps);
 	pe_el = xml_add(ps, "publish", NULL);
 	xml_set_attr(pe_el, "node", node);
-	xml_set_attr(xml_add(pe_el, "item", NULL), "id", id);
+	xml_set_attr(xml_add(pe_el, "item", NULL), "id", xml_attr(si, "id"));
 	iq_reply(q->r, reply);
 	notify_item(&q->a, &p, &c, si, q->r->from_str);
-	if (strcmp(node, NS_BOOKMARKS) == 0)
-		legacy_changed(&q->a);
+	node_changed(&q->a, node);
 	node_free(&p);
 	return ERR_NONE;
 }
@@ -2821,8 +2863,7 @@ do_retract(struct preq *q, const struct xml_node *ret)
 	iq_ok(q->r);
 	if (want_notify || conf.notify_retract)
 		notify_retract(&q->a, &p, &conf, id);
-	if (strcmp(node, NS_BOOKMARKS) == 0)
-		legacy_changed(&q->a);
+	node_changed(&q->a, node);
 	node_free(&p);
 	return ERR_NONE;
 }
@@ -3349,8 +3390,7 @@ do_delete(struct preq *q, const struct xml_node *el)
 	send_event(q->a.bare, &rl, ev, c.notif_type == 1, NULL, NULL);
 	xml_arena_free(ev->arena);
 	rlist_free(&rl);
-	if (strcmp(node, NS_BOOKMARKS) == 0)
-		legacy_changed(&q->a);
+	node_changed(&q->a, node);
 	node_free(&p);
 	return ERR_NONE;
 }
@@ -3382,8 +3422,7 @@ do_purge(struct preq *q, const struct xml_node *el)
 	iq_ok(q->r);
 	if (c.notify_retract)
 		notify_simple(&q->a, &p, &c, "purge");
-	if (strcmp(node, NS_BOOKMARKS) == 0)
-		legacy_changed(&q->a);
+	node_changed(&q->a, node);
 	node_free(&p);
 	return ERR_NONE;
 }
@@ -4181,6 +4220,81 @@ import_private(const char *host, const char *local)
 	xml_arena_free(doc->arena);
 }
 
+/* ---- avatars: XEP-0398 ---- */
+
+static void
+avatar_to_vcard(struct actx *a)
+{
+	struct xml_node *info, *d = NULL;
+	const char *id;
+	struct pnode m, p;
+	struct nconf c;
+
+	if (!module_enabled(&mod_vcard) ||
+	    node_load(a->host, a->local, NS_AVATAR_META, &m) == -1)
+		return;
+	for (info = xml_child(xml_first_element(item_last(&m)), "info",
+	    NS_AVATAR_META); info != NULL && xml_attr(info, "url") != NULL;
+	    info = xml_next(info, "info", NS_AVATAR_META))
+		;	/* the first one held here */
+	id = xml_attr(info, "id");
+	p.root = NULL;
+	if (id != NULL && node_load(a->host, a->local, NS_AVATAR_DATA,
+	    &p) == 1) {
+		conf_read(&p, &c);
+		if (c.access == ACC_OPEN)
+			d = xml_child(item_find(&p, id), "data",
+			    NS_AVATAR_DATA);
+	}
+	if (vcard_avatar(a->host, a->local, xml_attr(info, "type"),
+	    d ? xml_text(d) : NULL, id) == -1 || (id != NULL && d == NULL))
+		log_info("pep: %s: avatar %s not copied to the vCard",
+		    a->bare, id);
+	node_free(&p);
+	node_free(&m);
+}
+
+/* Publish pl to node as item id for the owner; 0, or -1 (logged). */
+static int
+avatar_put(struct actx *a, const char *node, const char *id,
+    const struct xml_node *pl)
+{
+	struct xml_node *si;
+	struct nconf c;
+	struct pnode p;
+	struct perr pe;
+
+	if ((si = publish_to(a, node, NULL, ACC_OPEN, pl, id, &p, &c,
+	    &pe)) != NULL)
+		notify_item(a, &p, &c, si, NULL);
+	node_free(&p);
+	return si != NULL ? 0 : -1;
+}
+
+void
+pep_avatar(const char *host, const char *local, const char *type,
+    const char *b64, size_t bytes, const char *hex)
+{
+	struct xml_node *x = xml_new(xml_arena_new(), "x", NS_STORE), *md, *in;
+	char num[24];
+	struct actx a;
+
+	actx_init(&a, host, local);
+	md = xml_add(x, "metadata", NS_AVATAR_META);
+	if (*hex != '\0') {
+		in = xml_add(md, "info", NULL);
+		snprintf(num, sizeof num, "%zu", bytes);
+		xml_set_attr(in, "bytes", num);
+		xml_set_attr(in, "id", hex);
+		xml_set_attr(in, "type", type && *type ? type : "image/png");
+	}
+	if (*hex == '\0' || avatar_put(&a, NS_AVATAR_DATA, hex,
+	    xml_add_text_child(x, "data", NS_AVATAR_DATA, b64)) == 0)
+		avatar_put(&a, NS_AVATAR_META, *hex ? hex : NULL, md);
+	actx_free(&a);
+	xml_arena_free(x->arena);
+}
+
 /* ---- service discovery ---- */
 
 static const char *const pep_features[] = {
@@ -4283,6 +4397,8 @@ pep_account_info(const struct iq_req *r, const char *node, struct xml_node *q)
 			add_feature(q, *f);
 		for (f = account_only_features; *f != NULL; f++)
 			add_feature(q, *f);
+		if (module_enabled(&mod_vcard))
+			add_feature(q, "urn:xmpp:pep-vcard-conversion:0");
 		return 0;
 	}
 	if (requester(r, who, sizeof who) == -1)

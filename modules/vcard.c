@@ -29,6 +29,12 @@
  * change; clients do that (4.2).  This runs as an outbound hook, before
  * the presence module keeps and broadcasts the stanza.
  *
+ * XEP-0398, with the pep module (avatar.h): a set that changes the photo
+ * publishes it as the PEP avatar (a photo removed: "no avatar"), and the
+ * pep module hands over each new PEP avatar as the PHOTO (TYPE, BINVAL)
+ * when its SHA-1 is its id and the vCard stays within max_size; else the
+ * old PHOTO goes, so the vCard never shows an avatar PEP has replaced.
+ *
  * Files in the account directory:
  *   vcard        <store xmlns='vcard-temp' version='1' [photo='HASH']>
  *                  <vCard>...</vCard></store>
@@ -43,9 +49,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "avatar.h"
 #include "bearssl_hash.h"
-#include "module.h"
 
 #define NS_VCARD		"vcard-temp"
 #define NS_VCARD_UPDATE		"vcard-temp:x:update"
@@ -112,10 +119,12 @@ is_hex_hash(const char *s)
 /*
  * The SHA-1 of the vCard's photo, from PHOTO/BINVAL with white space
  * removed (XEP-0153 4.6): 1 with hex filled in, 0 if there is no photo
- * data, -1 if it is not base64.
+ * data, -1 if it is not base64.  With b64p, 1 also gives the caller that
+ * base64 (to free) and the image's size.
  */
 static int
-photo_hash(const struct xml_node *vcard, char hex[HASH_HEX + 1])
+photo_hash(const struct xml_node *vcard, char hex[HASH_HEX + 1], char **b64p,
+    size_t *bytes)
 {
 	const struct xml_node *photo, *binval;
 	unsigned char md[br_sha1_SIZE], *bin;
@@ -125,6 +134,7 @@ photo_hash(const struct xml_node *vcard, char hex[HASH_HEX + 1])
 	ssize_t len;
 	br_sha1_context h;
 
+	hex[0] = '\0';
 	photo = xml_child(vcard, "PHOTO", NS_VCARD);
 	binval = photo ? xml_child(photo, "BINVAL", NS_VCARD) : NULL;
 	if (binval == NULL)
@@ -138,17 +148,23 @@ photo_hash(const struct xml_node *vcard, char hex[HASH_HEX + 1])
 		free(b64);
 		return 0;	/* an empty BINVAL: no avatar (4.3) */
 	}
+	b64[n] = '\0';
 	bin = xmalloc(n / 4 * 3 + 3);
 	len = b64_decode(b64, n, bin, n / 4 * 3 + 3);
-	free(b64);
-	if (len < 0) {
-		free(bin);
-		return -1;
+	if (len >= 0) {
+		br_sha1_init(&h);
+		br_sha1_update(&h, bin, (size_t)len);
+		br_sha1_out(&h, md);
 	}
-	br_sha1_init(&h);
-	br_sha1_update(&h, bin, (size_t)len);
-	br_sha1_out(&h, md);
 	free(bin);
+	if (len < 0 || b64p == NULL)
+		free(b64);
+	if (len < 0)
+		return -1;
+	if (b64p != NULL) {
+		*b64p = b64;
+		*bytes = (size_t)len;
+	}
 	for (size_t i = 0; i < sizeof md; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	return 1;
@@ -401,35 +417,96 @@ vcard_get_server(struct iq_req *r)
 	return ERR_ITEM_NOT_FOUND;
 }
 
+/*
+ * Check v (a <vCard/>) and store it as the vCard of host/local, with its
+ * photo's hash in hex (b64p, bytes: as photo_hash gives them); with want,
+ * only if that hash is want.  ERR_NONE, or why not.
+ */
 static enum stanza_error
-vcard_set(struct iq_req *r)
+vcard_store(const char *host, const char *local, const struct xml_node *v,
+    const char *want, char hex[HASH_HEX + 1], char **b64p, size_t *bytes)
 {
-	const char *host = r->from.domain, *local = r->from.local;
-	char hex[HASH_HEX + 1] = "";
 	size_t limit = max_size();
 	struct buf b;
 	int rc;
 
-	if (!xml_is(r->payload, "vCard", NS_VCARD))
-		return wrong_element(r);
 	buf_init(&b, limit);
-	rc = xml_serialize(r->payload, &b, NULL);
+	rc = xml_serialize(v, &b, NULL);
 	buf_free(&b);
 	if (rc == -1) {
 		log_info("vCard of %s@%s refused: larger than max_size (%zu "
 		    "bytes)", local, host, limit);
-		iq_error(r, ERR_NOT_ACCEPTABLE, "The vCard is larger than the "
-		    "server stores");
-		return ERR_NONE;
+		return ERR_NOT_ACCEPTABLE;
 	}
-	if (photo_hash(r->payload, hex) == -1) {
-		iq_error(r, ERR_BAD_REQUEST, "PHOTO/BINVAL is not base64");
-		return ERR_NONE;
-	}
-	if (vcard_save(host, local, is_empty(r->payload) ? NULL : r->payload,
-	    hex) == -1)
+	if (photo_hash(v, hex, b64p, bytes) == -1 ||
+	    (want != NULL && strcasecmp(hex, want) != 0))
+		return ERR_BAD_REQUEST;
+	if (vcard_save(host, local, is_empty(v) ? NULL : v, hex) == -1)
 		return ERR_INTERNAL_SERVER_ERROR;
-	return iq_ok(r);
+	return ERR_NONE;
+}
+
+static enum stanza_error
+vcard_set(struct iq_req *r)
+{
+	const char *host = r->from.domain, *local = r->from.local;
+	char hex[HASH_HEX + 1], old[HASH_HEX + 1], *b64 = NULL;
+	enum stanza_error e;
+	size_t bytes = 0;
+
+	if (!xml_is(r->payload, "vCard", NS_VCARD))
+		return wrong_element(r);
+	photo_of(host, local, old);
+	if ((e = vcard_store(host, local, r->payload, NULL, hex, &b64,
+	    &bytes)) != ERR_NONE) {
+		iq_error(r, e, e == ERR_NOT_ACCEPTABLE ? "The vCard is larger "
+		    "than the server stores" : e == ERR_BAD_REQUEST ?
+		    "PHOTO/BINVAL is not base64" : NULL);
+		return ERR_NONE;
+	}
+	iq_ok(r);
+	/* XEP-0398: a new photo, or none after one, becomes the PEP avatar
+	 * (after the answer: it cannot fail the set). */
+	if (strcmp(old, hex) != 0 && module_enabled(&mod_pep))
+		pep_avatar(host, local, xml_child_text(xml_child(r->payload,
+		    "PHOTO", NS_VCARD), "TYPE", NS_VCARD), b64, bytes, hex);
+	free(b64);
+	return ERR_NONE;
+}
+
+int
+vcard_avatar(const char *host, const char *local, const char *type,
+    const char *b64, const char *id)
+{
+	struct xml_node *doc, *v, *ph;
+	char hex[HASH_HEX + 1];
+	const char *h;
+	int rc = vcard_load(host, local, &doc, &v);
+
+	if (rc == -1 || (rc == 0 && b64 == NULL))
+		return 0;
+	if (rc == 0)
+		doc = v = xml_new(xml_arena_new(), "vCard", NS_VCARD);
+	h = xml_attr(doc, "photo");
+	while ((ph = xml_child(v, "PHOTO", NS_VCARD)) != NULL)
+		xml_remove(ph);
+	rc = 0;
+	if (b64 != NULL) {
+		ph = xml_add(v, "PHOTO", NULL);
+		xml_add_text_child(ph, "TYPE", NULL, type);
+		xml_add_text_child(ph, "BINVAL", NULL, b64);
+		/* The same hash: the same photo, nothing to write. */
+		if ((h != NULL && strcasecmp(h, id) == 0) ||
+		    vcard_store(host, local, v, id, hex, NULL, NULL) == ERR_NONE)
+			goto out;
+		xml_remove(ph);
+		rc = -1;
+	}
+	if (h != NULL)	/* no PHOTO rather than one PEP has replaced */
+		vcard_store(host, local, v, NULL, hex, NULL, NULL);
+out:
+	xml_arena_free(doc->arena);
+	return rc;
 }
 
 static enum stanza_error
