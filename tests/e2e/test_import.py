@@ -948,7 +948,7 @@ def test_import_dry_run_force_and_again():
         r = srv.cli('import-prosody', src)
         assert r.returncode == 0, r.stderr
         first = data_files(srv)
-        assert set(first) == {'.lock', 'localhost/alice/account', 'localhost/alice/roster',
+        assert set(first) == {'.lock', '.clean-stop', 'localhost/alice/account', 'localhost/alice/roster',
                               'localhost/alice/offline/0005af3107a40000-00000001'}, first
 
         # xmppd's data changes; without --force nothing is overwritten.

