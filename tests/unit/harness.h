@@ -49,5 +49,6 @@ void	test_disco(void);
 void	test_luadata(void);
 void	test_muc(void);
 void	test_http(void);
+void	test_loop(void);
 
 #endif

@@ -25,6 +25,7 @@ static const struct {
 	{ "luadata", test_luadata },
 	{ "muc", test_muc },
 	{ "http", test_http },
+	{ "loop", test_loop },
 };
 
 int
