@@ -115,6 +115,10 @@ struct tls {
 	struct tls_creds	*creds;	/* a reference: those in use */
 	const char		*why;		/* why the policy said no */
 	int			 result;	/* sticky once not TLS_OK */
+	/* br_ssl_engine_current_state() after our last call into the
+	 * engine (nothing else changes it): tls_events() and
+	 * tls_has_pending_input() run for every connection every pass. */
+	unsigned		 st;
 	uint16_t		 suite;		/* the policy's choice */
 	unsigned char		 established;
 	unsigned char		 unflushed;	/* sendapp bytes not sealed */
@@ -1649,6 +1653,7 @@ tls_server_new(struct tls_creds *default_creds)
 		tls_seterr(t, "cannot reset the TLS engine");
 		t->result = TLS_ERROR;
 	}
+	t->st = br_ssl_engine_current_state(eng);
 	return t;
 }
 
@@ -1787,7 +1792,7 @@ tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
 		break;		/* nothing could move */
 	}
 
-	st = br_ssl_engine_current_state(eng);
+	st = t->st = br_ssl_engine_current_state(eng);
 	if (st & BR_SSL_CLOSED) {
 		int e = br_ssl_engine_last_error(eng);
 
@@ -1812,7 +1817,7 @@ tls_events(const struct tls *t, int reading_paused)
 
 	if (t->result != TLS_OK)
 		return 0;
-	st = br_ssl_engine_current_state(t->eng);
+	st = t->st;
 	if (st & BR_SSL_CLOSED)
 		return 0;
 	if (st & BR_SSL_SENDREC)
@@ -1827,8 +1832,7 @@ tls_has_pending_input(const struct tls *t)
 {
 	if (t->result != TLS_OK)
 		return 0;
-	return t->cap_hit ||
-	    (br_ssl_engine_current_state(t->eng) & BR_SSL_RECVAPP) != 0;
+	return t->cap_hit || (t->st & BR_SSL_RECVAPP) != 0;
 }
 
 int
@@ -1850,6 +1854,7 @@ tls_close(struct tls *t)
 	 */
 	if (!t->established) {
 		br_ssl_engine_close(t->eng);
+		t->st = br_ssl_engine_current_state(t->eng);
 		t->close_sent = 1;
 	}
 }
@@ -2188,6 +2193,7 @@ tls_client_new(const char *server_name, struct tls_creds *client_creds)
 		tls_seterr(t, "cannot reset the TLS engine");
 		t->result = TLS_ERROR;
 	}
+	t->st = br_ssl_engine_current_state(eng);
 	return t;
 }
 
