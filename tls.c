@@ -1603,6 +1603,39 @@ finish(struct tls *t, int result)
 	return result;
 }
 
+/*
+ * AES-GCM and ChaCha20-Poly1305, with the implementations chosen once:
+ * BearSSL's br_ssl_engine_set_default_aes_gcm() and _chapol() ask CPUID
+ * each time, and CPUID traps to the hypervisor in a VM (2 % of a login).
+ */
+static void
+set_aead(br_ssl_engine_context *eng)
+{
+	static const br_block_ctr_class *ctr;
+	static br_ghash gh;
+	static br_chacha20_run cc;
+	static br_poly1305_run pc;
+
+	if (ctr == NULL) {
+		if ((ctr = br_aes_x86ni_ctr_get_vtable()) == NULL)
+			ctr = &br_aes_ct64_ctr_vtable;
+		if ((gh = br_ghash_pclmul_get()) == 0)
+			gh = br_ghash_ctmul64;
+		if ((cc = br_chacha20_sse2_get()) == 0)
+			cc = br_chacha20_ct_run;
+		if ((pc = br_poly1305_ctmulq_get()) == 0)
+			pc = br_poly1305_ctmul_run;
+	}
+	br_ssl_engine_set_gcm(eng, &br_sslrec_in_gcm_vtable,
+	    &br_sslrec_out_gcm_vtable);
+	br_ssl_engine_set_aes_ctr(eng, ctr);
+	br_ssl_engine_set_ghash(eng, gh);
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable,
+	    &br_sslrec_out_chapol_vtable);
+	br_ssl_engine_set_chacha20(eng, cc);
+	br_ssl_engine_set_poly1305(eng, pc);
+}
+
 struct tls *
 tls_server_new(struct tls_creds *default_creds)
 {
@@ -1633,8 +1666,7 @@ tls_server_new(struct tls_creds *default_creds)
 	br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
+	set_aead(eng);
 	if (cur_cbc)
 		br_ssl_engine_set_default_aes_cbc(eng);
 	br_ssl_server_set_policy(&t->u.sc, &t->pol.vtable);
@@ -2161,8 +2193,7 @@ tls_client_new(const char *server_name, struct tls_creds *client_creds)
 	br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
+	set_aead(eng);
 	br_ssl_engine_set_default_rsavrfy(eng);
 	br_ssl_engine_set_default_ecdsa(eng);
 	br_ssl_client_set_default_rsapub(&t->u.cc);
