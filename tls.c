@@ -119,7 +119,6 @@ struct tls {
 	 * engine (nothing else changes it): tls_events() and
 	 * tls_has_pending_input() run for every connection every pass. */
 	unsigned		 st;
-	uint16_t		 suite;		/* the policy's choice */
 	unsigned char		 established;
 	unsigned char		 unflushed;	/* sendapp bytes not sealed */
 	unsigned char		 close_req;	/* tls_close() called */
@@ -1285,11 +1284,55 @@ set_default_suites(void)
 	cur_set = 1;
 }
 
+/* ---- the session cache (c2s and HTTPS) ---- */
+
+/*
+ * Session IDs (BearSSL 0.6 has no tickets): a client that comes back
+ * skips the ECDHE and the signature, about half of a login's CPU.  One
+ * LRU store for every host, 100 bytes a session.  It holds master
+ * secrets, so it is wiped when dropped, and it is dropped whole every
+ * 24 hours: no session outlives RFC 5246's suggested limit (F.1.4).
+ * BearSSL looks a session up before it reads the ClientHello's
+ * extensions, so a session is not tied to the SNI it was made under
+ * (RFC 6066 asks that it be); the stream's to= picks the host anyway,
+ * and the key exchange and certificate are the ones the client checked
+ * when the session was made.  Not for s2s: see tls_server_new_s2s().
+ */
+#define SCACHE_LIFE_MS	(24 * 3600 * 1000LL)
+
+static br_ssl_session_cache_lru	 scache;
+static unsigned char		*scache_mem;
+static size_t			 scache_len;
+static int64_t			 scache_born;
+
+/* Forget every session; the store becomes len bytes (0: no cache). */
+static void
+scache_reset(size_t len)
+{
+	if (scache_mem != NULL)
+		xfree_secret(scache_mem, scache_len);
+	scache_mem = NULL;
+	scache_len = len;
+	scache_born = now_ms();
+	/* Untouched pages of a large block cost no memory until used. */
+	if (len > 0)
+		scache_mem = xmalloc(len);
+	/* Also with no store: engines set up earlier still point here. */
+	br_ssl_session_cache_lru_init(&scache, scache_mem, len);
+}
+
+void
+tls_set_session_cache(size_t bytes)
+{
+	if (bytes != scache_len)
+		scache_reset(bytes);
+}
+
 int
 tls_set_ciphers(char *const *names, size_t n, char *err, size_t errlen)
 {
-	uint16_t list[NSUITES];
-	size_t i, j, cnt = 0;
+	uint16_t list[NSUITES], old[NSUITES];
+	size_t i, j, cnt = 0, nold = cur_nsuites;
 	int cbc = 0;
 
 	for (i = 0; i < n; i++) {
@@ -1310,14 +1353,19 @@ tls_set_ciphers(char *const *names, size_t n, char *err, size_t errlen)
 		list[cnt++] = s->id;
 		cbc |= s->cbc;
 	}
-	if (cnt == 0) {
+	memcpy(old, cur_suites, sizeof old);
+	if (cnt == 0)
 		set_default_suites();
-		return 0;
+	else {
+		memcpy(cur_suites, list, cnt * sizeof list[0]);
+		cur_nsuites = cnt;
+		cur_cbc = cbc;
+		cur_set = 1;
 	}
-	memcpy(cur_suites, list, cnt * sizeof list[0]);
-	cur_nsuites = cnt;
-	cur_cbc = cbc;
-	cur_set = 1;
+	/* BearSSL resumes a session whatever suites are configured now. */
+	if (nold != cur_nsuites ||
+	    memcmp(old, cur_suites, nold * sizeof old[0]) != 0)
+		scache_reset(scache_len);
 	return 0;
 }
 
@@ -1409,7 +1457,6 @@ policy_choose(const br_ssl_server_policy_class **pctx,
 		ch->algo_id = 0xff00 + (unsigned)hash;
 		ch->chain = c->chain;
 		ch->chain_len = c->chain_len;
-		t->suite = st[i][0];
 		return 1;
 	}
 	t->why = c->key_type == BR_KEYTYPE_EC ?
@@ -1596,6 +1643,20 @@ set_engine_error(struct tls *t, int e)
 		tls_seterr(t, "%s", what);
 }
 
+/*
+ * The handshake is done once application data can move.  A resumed
+ * session skipped policy_choose(), so the SNI is read here.
+ */
+static void
+set_established(struct tls *t, unsigned st)
+{
+	if (t->established || !(st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)))
+		return;
+	t->established = 1;
+	if (t->pol.vtable != NULL && t->sni[0] == '\0')
+		policy_save_sni(t, br_ssl_engine_get_server_name(t->eng));
+}
+
 static int
 finish(struct tls *t, int result)
 {
@@ -1636,14 +1697,17 @@ set_aead(br_ssl_engine_context *eng)
 	br_ssl_engine_set_poly1305(eng, pc);
 }
 
-struct tls *
-tls_server_new(struct tls_creds *default_creds)
+/* cache: may resume sessions from the session cache. */
+static struct tls *
+server_new(struct tls_creds *default_creds, int cache)
 {
 	br_ssl_engine_context *eng;
 	struct tls *t;
 
 	if (!cur_set)
 		set_default_suites();
+	if (scache_mem != NULL && now_ms() - scache_born >= SCACHE_LIFE_MS)
+		scache_reset(scache_len);
 	t = xcalloc(1, sizeof *t);
 	t->pol.vtable = &policy_vtable;
 	t->pol.t = t;
@@ -1670,6 +1734,8 @@ tls_server_new(struct tls_creds *default_creds)
 	if (cur_cbc)
 		br_ssl_engine_set_default_aes_cbc(eng);
 	br_ssl_server_set_policy(&t->u.sc, &t->pol.vtable);
+	if (cache && scache_mem != NULL)
+		br_ssl_server_set_cache(&t->u.sc, &scache.vtable);
 	/* No renegotiation: SENDAPP never vanishes in mid-stream. */
 	br_ssl_engine_set_all_flags(eng, BR_OPT_NO_RENEGOTIATION |
 	    BR_OPT_ENFORCE_SERVER_PREFERENCES);
@@ -1687,6 +1753,12 @@ tls_server_new(struct tls_creds *default_creds)
 	}
 	t->st = br_ssl_engine_current_state(eng);
 	return t;
+}
+
+struct tls *
+tls_server_new(struct tls_creds *default_creds)
+{
+	return server_new(default_creds, 1);
 }
 
 void
@@ -1741,8 +1813,7 @@ tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
 		st = br_ssl_engine_current_state(eng);
 		if (st & BR_SSL_CLOSED)
 			break;
-		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
-			t->established = 1;
+		set_established(t, st);
 
 		/* 1. Records to send go first: handshake, alerts, data. */
 		if ((st & BR_SSL_SENDREC) && *can_write) {
@@ -1833,8 +1904,7 @@ tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
 		set_engine_error(t, e);
 		return finish(t, TLS_ERROR);
 	}
-	if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
-		t->established = 1;
+	set_established(t, st);
 	/* Our close_notify is out; we do not wait for the peer's. */
 	if (t->close_sent && !(st & BR_SSL_SENDREC))
 		return finish(t, TLS_CLOSED);
@@ -1923,7 +1993,10 @@ tls_cipher_name(const struct tls *t)
 {
 	const struct suite *s;
 
-	if (!t->established || (s = suite_by_id(t->suite)) == NULL)
+	/* The session's suite: policy_choose() is not asked when a
+	 * session is resumed. */
+	if (!t->established ||
+	    (s = suite_by_id(t->eng->session.cipher_suite)) == NULL)
 		return NULL;
 	return s->name;
 }
@@ -2151,11 +2224,12 @@ peer_init(struct tls_peer *p)
  * The server side for other servers: like tls_server_new(), and it asks
  * for the peer's certificate (without insisting), so the peer can use
  * SASL EXTERNAL when its chain reaches one of our anchors (XEP-0178).
+ * No session resumption: a resumed session has no certificate to check.
  */
 struct tls *
 tls_server_new_s2s(struct tls_creds *default_creds)
 {
-	struct tls *t = tls_server_new(default_creds);
+	struct tls *t = server_new(default_creds, 0);
 	struct tls_peer *p;
 
 	if (nanchors == 0 || t->result != TLS_OK)

@@ -46,7 +46,12 @@ int	 tls_set_ciphers(char *const *names, size_t n, char *err, size_t errlen);
 typedef struct tls_creds *(*tls_pick_fn)(const char *server_name);
 void	 tls_set_picker(tls_pick_fn);
 
-/* Server side of a new TLS connection on fd. */
+/* The server-side session cache (for tls_server_new(), not s2s): bytes
+ * of store, 100 a session, 0 for none.  Sessions are forgotten when the
+ * size or the cipher suites change, and every 24 hours. */
+void	 tls_set_session_cache(size_t bytes);
+
+/* Server side of a new TLS connection on fd (resumes sessions). */
 struct tls *tls_server_new(struct tls_creds *default_creds);
 void	 tls_free(struct tls *);
 

@@ -1306,6 +1306,77 @@ test_handshake_rsa(void)
 	tls_creds_unref(r);
 }
 
+/*
+ * One connection offering the session in *sp (if sp->session_id_len),
+ * to a c2s (s2s 0) or s2s server; *sp becomes the connection's session.
+ * Returns whether the server resumed the offered one.
+ */
+static int
+resume_once(struct tls_creds *c, br_ssl_session_parameters *sp, int s2s)
+{
+	br_ssl_session_parameters was = *sp;
+	struct pair p;
+	int resumed;
+
+	pair_open(&p, c, "a.example", PEM_A_CRT, NULL);
+	if (s2s) {
+		tls_free(p.t);
+		p.t = tls_server_new_s2s(c);
+	}
+	if (was.session_id_len > 0) {
+		br_ssl_engine_set_session_parameters(&p.cl->cc.eng, &was);
+		T_EXPECT(br_ssl_client_reset(&p.cl->cc, "a.example", 1) == 1,
+		    "client reset for resumption");
+	}
+	T_EXPECT(pair_run(&p, done_connected), "handshake (%s)",
+	    tls_error_string(p.t));
+	/* Resumed or not, the suite and the SNI are known. */
+	T_EQ_STR(tls_cipher_name(p.t), "ECDHE-ECDSA-AES128-GCM-SHA256");
+	T_EQ_STR(tls_server_name(p.t), "a.example");
+	hello_world(&p);
+	br_ssl_engine_get_session_parameters(&p.cl->cc.eng, sp);
+	resumed = was.session_id_len == 32 && sp->session_id_len == 32 &&
+	    memcmp(was.session_id, sp->session_id, 32) == 0;
+	pair_close(&p);
+	return resumed;
+}
+
+static void
+test_resume(void)
+{
+	static char *one[] = { "ECDHE-ECDSA-AES128-GCM-SHA256" };
+	br_ssl_session_parameters sp;
+	struct tls_creds *a;
+	char err[512];
+
+	a = load("a.crt", "a.key", err, sizeof err);
+	memset(&sp, 0, sizeof sp);
+	/* No cache (the default until configured): never resumed. */
+	T_EQ_INT(resume_once(a, &sp, 0), 0);
+	T_EQ_INT(resume_once(a, &sp, 0), 0);
+	tls_set_session_cache(100 * 10);
+	T_EQ_INT(resume_once(a, &sp, 0), 0);	/* stored now */
+	T_EQ_INT(resume_once(a, &sp, 0), 1);
+	T_EQ_INT(resume_once(a, &sp, 0), 1);
+	/* Not for servers: their certificate is checked every time. */
+	T_EQ_INT(resume_once(a, &sp, 1), 0);
+	/* Another suite list forgets every session... */
+	T_EQ_INT(tls_set_ciphers(one, 1, err, sizeof err), 0);
+	T_EQ_INT(resume_once(a, &sp, 0), 0);
+	T_EQ_INT(resume_once(a, &sp, 0), 1);
+	/* ... the same list again does not. */
+	T_EQ_INT(tls_set_ciphers(one, 1, err, sizeof err), 0);
+	T_EQ_INT(resume_once(a, &sp, 0), 1);
+	/* So does another size, and 0 ends resumption. */
+	tls_set_session_cache(100 * 20);
+	T_EQ_INT(resume_once(a, &sp, 0), 0);
+	tls_set_session_cache(0);
+	T_EQ_INT(resume_once(a, &sp, 0), 0);
+	T_EQ_INT(resume_once(a, &sp, 0), 0);
+	T_EQ_INT(tls_set_ciphers(NULL, 0, err, sizeof err), 0);
+	tls_creds_unref(a);
+}
+
 /* Handshake with only these suites; the one negotiated, or NULL. */
 static void
 expect_suite(struct tls_creds *c, const char *crt, char **names, size_t n,
@@ -1807,6 +1878,7 @@ test_tls(void)
 	test_cipher_names();
 	test_handshake_ec();
 	test_handshake_rsa();
+	test_resume();
 	test_suites();
 	test_sni();
 	test_server_close();
