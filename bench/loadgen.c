@@ -131,6 +131,7 @@ struct lconn {
 	int			 dirty;		/* on the dirty list */
 	int			 closed_sent;	/* </stream:stream> queued */
 	int			 need_session;	/* server wants the session IQ */
+	int			 offered;	/* TLS: offered a session to resume */
 	struct lg_tls		*tls;		/* owned; NULL before TLS */
 	struct xml_parser	*xp;		/* owned */
 	struct buf		 out;		/* plaintext not yet sent */
@@ -177,6 +178,7 @@ struct opts {
 	long		 server_pid;
 	int		 verbose;
 	int		 verify_sig;	/* check the server's ECDSA signature */
+	int		 resume;	/* offer each slot's last TLS session */
 };
 
 static struct opts	 o = {
@@ -188,6 +190,9 @@ static struct opts	 o = {
 };
 
 static struct lconn	*conns;
+/* --resume-tls: the TLS session of each slot's last login */
+static br_ssl_session_parameters *saved_sess;
+static unsigned char	*saved_ok;
 static int		 nslots;
 static int		*dirty;
 static int		 epfd = -1;
@@ -202,6 +207,7 @@ static long		 nonline;	/* sessions online now */
 static long		 nstarted;	/* connections started */
 static long		 ninprogress;	/* started, not yet online or closed */
 static uint64_t		 nlogins;	/* completed logins (counted ones) */
+static uint64_t		 nresumed;	/* of those, TLS sessions resumed */
 static uint64_t		 nlogins_all;
 static uint64_t		 nregistered;
 static long		 probe_tries;	/* probe: connect() calls */
@@ -673,7 +679,11 @@ tls_start(struct lconn *c)
 	if (!o.verify_sig)
 		br_ssl_engine_set_ecdsa(&t->cc.eng, accept_ecdsa);
 	br_ssl_engine_set_buffer(&t->cc.eng, t->iobuf, sizeof t->iobuf, 1);
-	if (!br_ssl_client_reset(&t->cc, o.domain, 0)) {
+	c->offered = saved_ok != NULL && saved_ok[c->slot];
+	if (c->offered)
+		br_ssl_engine_set_session_parameters(&t->cc.eng,
+		    &saved_sess[c->slot]);
+	if (!br_ssl_client_reset(&t->cc, o.domain, c->offered)) {
 		free(t);
 		conn_fail(c, F_TLS, "client reset");
 		return;
@@ -1276,8 +1286,25 @@ on_online(struct lconn *c)
 	nonline++;
 	nlogins_all++;
 	if (o.mode == M_LOGINS) {
+		int resumed = 0;
+
+		if (saved_ok != NULL && c->tls != NULL) {
+			br_ssl_session_parameters *sp = &saved_sess[c->slot];
+			br_ssl_session_parameters now;
+
+			/* The server resumed if it took the offered ID. */
+			br_ssl_engine_get_session_parameters(&c->tls->cc.eng,
+			    &now);
+			resumed = c->offered && now.session_id_len > 0 &&
+			    now.session_id_len == sp->session_id_len &&
+			    memcmp(now.session_id, sp->session_id,
+			    now.session_id_len) == 0;
+			*sp = now;
+			saved_ok[c->slot] = now.session_id_len > 0;
+		}
 		if (t >= t_meas0 && t < t_meas1 && t_meas0 != 0) {
 			nlogins++;
+			nresumed += resumed;
 			hist_add(&login_hist, t - c->t_start);
 		}
 		conn_logout(c);
@@ -1607,6 +1634,8 @@ usage(void)
 "  --body N             message body bytes (100)\n"
 "  --no-presence        do not send initial presence\n"
 "  --server-pid PID     sample this process's CPU and RSS\n"
+"  --resume-tls         logins: offer the TLS session of the slot's last login\n"
+"                       (session ID resumption); tls_resumed= counts hits\n"
 "  --verify-signature   check the server's ECDSA handshake signature (off:\n"
 "                       the certificate is not checked either, and it costs\n"
 "                       the generator more per login than the server)\n"
@@ -1693,6 +1722,8 @@ parse_args(int argc, char **argv)
 			o.verbose = 1;
 		else if (strcmp(a, "--verify-signature") == 0)
 			o.verify_sig = 1;
+		else if (strcmp(a, "--resume-tls") == 0)
+			o.resume = 1;
 		else {
 			fprintf(stderr, "loadgen: unknown or incomplete option %s\n",
 			    a);
@@ -1769,6 +1800,10 @@ main(int argc, char **argv)
 	}
 	raise_nofile(nslots + 64);
 	conns = xcalloc((size_t)nslots, sizeof *conns);
+	if (o.resume && o.mode == M_LOGINS) {
+		saved_sess = xcalloc((size_t)nslots, sizeof *saved_sess);
+		saved_ok = xcalloc((size_t)nslots, 1);
+	}
 	dirty = xcalloc((size_t)nslots, sizeof *dirty);
 	work = xcalloc((size_t)nslots, sizeof *work);
 	evs = xcalloc(MAX_EVENTS, sizeof *evs);
@@ -2067,10 +2102,11 @@ main(int argc, char **argv)
 		case M_LOGINS: {
 			double mt = (double)(t_meas1 - t_meas0) / 1e9;
 
-			printf(" connectors=%ld logins=%llu seconds=%.3f"
-			    " logins_per_s=%.1f login_p50_ms=%.2f"
+			printf(" connectors=%ld logins=%llu tls_resumed=%llu"
+			    " seconds=%.3f logins_per_s=%.1f login_p50_ms=%.2f"
 			    " login_p99_ms=%.2f",
-			    o.count, (unsigned long long)nlogins, mt,
+			    o.count, (unsigned long long)nlogins,
+			    (unsigned long long)nresumed, mt,
 			    mt > 0 ? (double)nlogins / mt : 0,
 			    hist_q_ms(&login_hist, 0.5), hist_q_ms(&login_hist, 0.99));
 			if (srv_meas0 >= 0 && srv_meas1 >= 0)
