@@ -50,6 +50,14 @@
  * input buffer must take a full 16 KiB record from the peer.
  */
 #define TLS_OBUF_SIZE	(4096 + 85)
+/*
+ * BearSSL takes a record's 5-byte header and its body in two pieces, so
+ * reading straight into the engine costs three recv() calls per stanza:
+ * header, body, and one to hear EAGAIN.  Records shorter than this are
+ * read with what follows them into a small buffer of our own, one call,
+ * and a short count says the socket is empty.
+ */
+#define TLS_ISTAGE	512
 
 /* ---- credentials ---- */
 
@@ -111,6 +119,8 @@ struct tls {
 	struct tls_peer		*peer;		/* client side: chain check */
 	unsigned char		 ibuf[BR_SSL_BUFSIZE_INPUT];
 	unsigned char		 obuf[TLS_OBUF_SIZE];
+	unsigned char		 istage[TLS_ISTAGE];	/* read, not yet */
+	uint16_t		 ioff, ilen;		/* given to the engine */
 	struct tls_policy	 pol;
 	struct tls_creds	*creds;	/* a reference: those in use */
 	const char		*why;		/* why the policy said no */
@@ -1875,12 +1885,34 @@ tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
 			}
 		}
 
-		/* 4. Records from the peer. */
-		if ((st & BR_SSL_RECVREC) && *can_read && !paused) {
+		/* 4. Records from the peer: what was read ahead first. */
+		if ((st & BR_SSL_RECVREC) && !paused &&
+		    (t->ilen > t->ioff || *can_read)) {
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
+			if (t->ilen > t->ioff) {
+				k = (size_t)(t->ilen - t->ioff);
+				if (k > len)
+					k = len;
+				memcpy(buf, t->istage + t->ioff, k);
+				t->ioff += k;
+				br_ssl_engine_recvrec_ack(eng, k);
+				iter--;		/* a copy, not a transfer */
+				continue;
+			}
+			if (len < TLS_ISTAGE) {
+				buf = t->istage;
+				len = TLS_ISTAGE;
+			}
 			n = recv(fd, buf, len, 0);
 			if (n > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)n);
+				/* Short: the socket is empty (for now). */
+				if ((size_t)n < len)
+					*can_read = 0;
+				if (buf == t->istage) {
+					t->ioff = 0;
+					t->ilen = (uint16_t)n;
+				} else
+					br_ssl_engine_recvrec_ack(eng, (size_t)n);
 				continue;
 			}
 			if (n == 0)
@@ -1934,7 +1966,8 @@ tls_has_pending_input(const struct tls *t)
 {
 	if (t->result != TLS_OK)
 		return 0;
-	return t->cap_hit || (t->st & BR_SSL_RECVAPP) != 0;
+	return t->cap_hit || (t->st & BR_SSL_RECVAPP) != 0 ||
+	    (t->ilen > t->ioff && (t->st & BR_SSL_RECVREC));
 }
 
 int

@@ -75,7 +75,8 @@ int	 tls_pump(struct tls *, int fd, int *can_read, int *can_write,
 	    const struct tls_io *);
 /* Poll events this connection needs (POLLIN / POLLOUT). */
 short	 tls_events(const struct tls *, int reading_paused);
-/* Decrypted bytes wait inside the engine (poll will not say so). */
+/* Decrypted bytes wait inside the engine, or bytes read ahead wait to
+ * go in (the kernel will not report either). */
 int	 tls_has_pending_input(const struct tls *);
 /* Handshake finished? */
 int	 tls_is_established(const struct tls *);
