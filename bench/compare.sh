@@ -467,6 +467,7 @@ run_server() {
 	lg logins logins --count "$LOGIN_C" --time "$LOGIN_T" --warmup 1 \
 	    --server-pid "$SPID"
 	R[$S.logins]=$(kv logins_per_s "$LAST")
+	R[$S.tls]=$(kv tls_suite "$LAST")/$(kv tls_curve "$LAST")
 	R[$S.logins_srv_cpu]=$(kv server_cpu_pct "$LAST")
 	R[$S.login_srv_ms]=$(kv server_cpu_ms_per_login "$LAST")
 	R[$S.login_lg_ms]=$(kv lg_cpu_ms_per_login "$LAST")
@@ -579,6 +580,7 @@ table() {
 	row "  sessions held (of $N2, after ${HOLD}s)" "held$N2"
 	row "  server CPU % holding $N2 idle sessions" "holdcpu$N2"
 	row "logins/s ($LOGIN_C connectors)" logins
+	row "  TLS suite/ECDHE curve (IANA numbers)" tls
 	row "  server CPU ms per login" login_srv_ms
 	row "  loadgen CPU ms per login" login_lg_ms
 	row "  login p99 (ms, connect to presence)" login_p99

@@ -208,6 +208,7 @@ static long		 nstarted;	/* connections started */
 static long		 ninprogress;	/* started, not yet online or closed */
 static uint64_t		 nlogins;	/* completed logins (counted ones) */
 static uint64_t		 nresumed;	/* of those, TLS sessions resumed */
+static unsigned		 tls_suite, tls_curve;	/* of a full handshake */
 static uint64_t		 nlogins_all;
 static uint64_t		 nregistered;
 static long		 probe_tries;	/* probe: connect() calls */
@@ -1279,6 +1280,16 @@ on_online(struct lconn *c)
 {
 	int64_t t = now_ns();
 
+	/* What the server chose (a resumed session has no key exchange). */
+	if (c->tls != NULL && tls_curve == 0) {
+		br_ssl_session_parameters sp;
+
+		br_ssl_engine_get_session_parameters(&c->tls->cc.eng, &sp);
+		tls_suite = sp.cipher_suite;
+		tls_curve = (unsigned)br_ssl_engine_get_ecdhe_curve(
+		    &c->tls->cc.eng);
+	}
+
 	if (o.presence)
 		queue_str(c, "<presence/>");
 	c->st = CS_ONLINE;
@@ -2086,6 +2097,9 @@ main(int argc, char **argv)
 				t_meas1 = t;
 		}
 		printf("result mode=%s", argv[1]);
+		if (tls_curve != 0)
+			printf(" tls_suite=0x%04x tls_curve=%u", tls_suite,
+			    tls_curve);
 		switch (o.mode) {
 		case M_CONNECT:
 			printf(" sessions=%ld wanted=%ld held_at_end=%ld"
