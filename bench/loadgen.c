@@ -116,6 +116,11 @@ struct lg_tls {
 	br_ssl_client_context	 cc;
 	struct lg_x509		 x509;
 	unsigned char		 iobuf[BR_SSL_BUFSIZE_BIDI];
+	/* Read ahead (as the server does): BearSSL takes a record's header
+	 * and body in two pieces; a stanza's record and what follows come
+	 * in one recv() here, and a short count says the socket is empty. */
+	unsigned char		 istage[512];
+	size_t			 ioff, ilen;
 };
 
 struct lconn {
@@ -127,6 +132,8 @@ struct lconn {
 	int			 tls_done;	/* TLS is up */
 	int			 auth_done;
 	int			 want_write;	/* socket said EAGAIN */
+	int			 can_read;	/* no EAGAIN or short read since
+						 * epoll said readable */
 	uint32_t		 ev_mask;	/* events registered with epoll */
 	int			 dirty;		/* on the dirty list */
 	int			 closed_sent;	/* </stream:stream> queued */
@@ -689,7 +696,9 @@ tls_start(struct lconn *c)
 		conn_fail(c, F_TLS, "client reset");
 		return;
 	}
+	t->ioff = t->ilen = 0;
 	c->tls = t;
+	c->can_read = 1;
 	xml_parser_reset(c->xp);
 }
 
@@ -874,9 +883,10 @@ pump_tls(struct lconn *c)
 {
 	br_ssl_engine_context *eng;
 	unsigned char *b;
-	size_t len;
+	size_t len, want;
 	ssize_t r;
-	int rblocked = 0, wblocked = 0, flushed = 1;
+	int rblocked = !c->can_read, wblocked = 0, flushed = 1;
+	struct lg_tls *t;
 
 	c->want_write = 0;
 	for (;;) {
@@ -937,11 +947,29 @@ pump_tls(struct lconn *c)
 			flushed = 1;
 			continue;
 		}
-		if ((st & BR_SSL_RECVREC) && !rblocked) {
+		t = c->tls;
+		if ((st & BR_SSL_RECVREC) && (t->ilen > t->ioff || !rblocked)) {
 			b = br_ssl_engine_recvrec_buf(eng, &len);
-			r = recv(c->fd, b, len, 0);
+			if (t->ilen > t->ioff) {
+				if (len > t->ilen - t->ioff)
+					len = t->ilen - t->ioff;
+				memcpy(b, t->istage + t->ioff, len);
+				t->ioff += len;
+				br_ssl_engine_recvrec_ack(eng, len);
+				continue;
+			}
+			want = len < sizeof t->istage ? sizeof t->istage : len;
+			r = recv(c->fd, want > len ? t->istage : b, want, 0);
 			if (r > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)r);
+				if ((size_t)r < want) {
+					rblocked = 1;
+					c->can_read = 0;
+				}
+				if (want > len) {
+					t->ioff = 0;
+					t->ilen = (size_t)r;
+				} else
+					br_ssl_engine_recvrec_ack(eng, (size_t)r);
 				continue;
 			}
 			if (r == 0) {
@@ -957,6 +985,7 @@ pump_tls(struct lconn *c)
 				return;
 			}
 			rblocked = 1;
+			c->can_read = 0;
 			continue;
 		}
 		return;
@@ -2078,6 +2107,8 @@ main(int argc, char **argv)
 				}
 				conn_connected(c);
 			}
+			if (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				c->can_read = 1;
 			pump(c);
 			ep_sync(c);
 		}
