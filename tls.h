@@ -57,7 +57,7 @@ void	 tls_free(struct tls *);
 
 /*
  * The pump.  fd is non-blocking.  can_read / can_write are readiness bits
- * from poll() (cleared here on EAGAIN).  Decrypted input is handed to
+ * from the event loop (cleared here on EAGAIN or a short read).  Decrypted input is handed to
  * deliver(arg, buf, len), which returns how many bytes it took (it may take
  * fewer to pause).  Plaintext to send is taken from pending(arg, &len) and
  * acknowledged with taken(arg, n).
