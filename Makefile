@@ -4,6 +4,7 @@
 # vendor/fetch.sh and checked against vendor/SHA256SUMS):
 #   BearSSL 0.6   bearssl_0.6+dfsg.1.orig.tar.xz
 #   inih r59      libinih_59.orig.tar.gz
+# with one patch of ours to BearSSL: vendor/bearssl-0.6-suite-slots.patch.
 # The release binary is built with musl-gcc; the sanitizer builds used by the
 # tests use the host compiler and glibc, each with its own copy of the
 # libraries (an archive built for glibc never goes into the static binary).
@@ -47,11 +48,13 @@ SANFLAGS = -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 all: xmppd
 
 # ---- dependencies ----
-$(UNPACKED): vendor/SHA256SUMS vendor/fetch.sh
+$(UNPACKED): vendor/SHA256SUMS vendor/fetch.sh vendor/bearssl-0.6-suite-slots.patch
 	@command -v xz >/dev/null || { apt-get update && apt-get install -y xz-utils; }
+	@command -v patch >/dev/null || { apt-get update && apt-get install -y patch; }
 	sh vendor/fetch.sh
 	rm -rf $(BSSL) $(INIH)
 	cd vendor && tar xf bearssl_0.6+dfsg.1.orig.tar.xz && tar xzf libinih_59.orig.tar.gz
+	patch -s -d $(BSSL) -p1 < vendor/bearssl-0.6-suite-slots.patch
 	touch $@
 
 musl-tools:

@@ -149,6 +149,7 @@ static const struct key tls_keys[] = {
 	{ "ciphers",			K_CIPHERS,	SRV(ciphers), 0, 0 },
 	{ "options",			K_TLSOPTS,	SRV(tls_options), 0, 0 },
 	{ "ca_file",			K_PATH_OPT,	SRV(ca_file), 0, 0 },
+	{ "session_cache",		K_SIZE,		SRV(tls_session_cache), 0, 64 * MIB },
 };
 
 static const struct key limit_keys[] = {
@@ -1264,6 +1265,7 @@ config_new(const char *path)
 	cfg->c2s_require_encryption = 1;
 	cfg->s2s_require_encryption = 1;
 	cfg->allow_registration = 0;
+	cfg->tls_session_cache = 1 * MIB;
 
 	/* ==== limits: the defaults, see sample.ini ==== */
 	l = &cfg->limits;

@@ -96,6 +96,7 @@ struct config {
 	struct strlist	 ciphers;	/* suite names; empty: the defaults */
 	struct strlist	 tls_options;
 	char		*ca_file;	/* trust anchors for servers' certificates */
+	size_t		 tls_session_cache;	/* bytes, 0: no resumption */
 
 	struct limits	 limits;
 

@@ -30,6 +30,7 @@ static struct conn_limits lim = {
 static struct conn	*all;		/* list of every conn */
 static struct conn	*dirty;		/* conns with output to push */
 static size_t		 nconns;
+static size_t		 ndead;		/* CONN_DEAD, not yet freed */
 static uint64_t		 next_id = 1;
 
 /* ---- per-IP accounting ---- */
@@ -463,6 +464,7 @@ conn_kill(struct conn *c, const char *why)
 	if (c->state != CONN_CLOSING && c->proto->closed != NULL)
 		c->proto->closed(c);
 	c->state = CONN_DEAD;
+	ndead++;
 	if (c->drain == NULL)
 		loop_remove(&c->src);
 	if (c->fd != -1) {
@@ -825,10 +827,12 @@ conn_reap(void)
 {
 	struct conn *c, *next;
 
-	for (c = all; c != NULL; c = next) {
+	/* After every pass: walk the list only when there is a dead one. */
+	for (c = ndead > 0 ? all : NULL; c != NULL; c = next) {
 		next = c->next;
 		if (c->state != CONN_DEAD || c->dirty)
 			continue;
+		ndead--;
 		if (c->prev)
 			c->prev->next = c->next;
 		else

@@ -389,6 +389,7 @@ reload(void)
 	}
 	apply_limits(cfg);
 	apply_logging(cfg);
+	tls_set_session_cache(cfg->tls_session_cache);
 	config_free(old);
 	if (modules_init() == -1)
 		log_warnx("a module failed to restart after reload");
@@ -499,6 +500,7 @@ server_run(struct config *c, const char *path)
 		log_error("%s", err);
 		return 2;
 	}
+	tls_set_session_cache(cfg->tls_session_cache);
 	tls_set_picker(pick_creds);
 	if (load_creds(cfg) == -1)
 		return 1;

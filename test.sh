@@ -56,7 +56,7 @@ pkg_missing() {
 }
 
 need=
-for p in musl-tools python3-slixmpp python3-cryptography openssl xz-utils make gcc \
+for p in musl-tools python3-slixmpp python3-cryptography openssl xz-utils patch make gcc \
     file dnsmasq-base prosody lua-unbound; do
 	pkg_missing "$p" && need="$need $p"
 done

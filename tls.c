@@ -50,6 +50,14 @@
  * input buffer must take a full 16 KiB record from the peer.
  */
 #define TLS_OBUF_SIZE	(4096 + 85)
+/*
+ * BearSSL takes a record's 5-byte header and its body in two pieces, so
+ * reading straight into the engine costs three recv() calls per stanza:
+ * header, body, and one to hear EAGAIN.  Records shorter than this are
+ * read with what follows them into a small buffer of our own, one call,
+ * and a short count says the socket is empty.
+ */
+#define TLS_ISTAGE	512
 
 /* ---- credentials ---- */
 
@@ -111,11 +119,16 @@ struct tls {
 	struct tls_peer		*peer;		/* client side: chain check */
 	unsigned char		 ibuf[BR_SSL_BUFSIZE_INPUT];
 	unsigned char		 obuf[TLS_OBUF_SIZE];
+	unsigned char		 istage[TLS_ISTAGE];	/* read, not yet */
+	uint16_t		 ioff, ilen;		/* given to the engine */
 	struct tls_policy	 pol;
 	struct tls_creds	*creds;	/* a reference: those in use */
 	const char		*why;		/* why the policy said no */
 	int			 result;	/* sticky once not TLS_OK */
-	uint16_t		 suite;		/* the policy's choice */
+	/* br_ssl_engine_current_state() after our last call into the
+	 * engine (nothing else changes it): tls_events() and
+	 * tls_has_pending_input() run for every connection every pass. */
+	unsigned		 st;
 	unsigned char		 established;
 	unsigned char		 unflushed;	/* sendapp bytes not sealed */
 	unsigned char		 close_req;	/* tls_close() called */
@@ -1281,11 +1294,55 @@ set_default_suites(void)
 	cur_set = 1;
 }
 
+/* ---- the session cache (c2s and HTTPS) ---- */
+
+/*
+ * Session IDs (BearSSL 0.6 has no tickets): a client that comes back
+ * skips the ECDHE and the signature, about half of a login's CPU.  One
+ * LRU store for every host, 100 bytes a session.  It holds master
+ * secrets, so it is wiped when dropped, and it is dropped whole every
+ * 24 hours: no session outlives RFC 5246's suggested limit (F.1.4).
+ * BearSSL looks a session up before it reads the ClientHello's
+ * extensions, so a session is not tied to the SNI it was made under
+ * (RFC 6066 asks that it be); the stream's to= picks the host anyway,
+ * and the key exchange and certificate are the ones the client checked
+ * when the session was made.  Not for s2s: see tls_server_new_s2s().
+ */
+#define SCACHE_LIFE_MS	(24 * 3600 * 1000LL)
+
+static br_ssl_session_cache_lru	 scache;
+static unsigned char		*scache_mem;
+static size_t			 scache_len;
+static int64_t			 scache_born;
+
+/* Forget every session; the store becomes len bytes (0: no cache). */
+static void
+scache_reset(size_t len)
+{
+	if (scache_mem != NULL)
+		xfree_secret(scache_mem, scache_len);
+	scache_mem = NULL;
+	scache_len = len;
+	scache_born = now_ms();
+	/* Untouched pages of a large block cost no memory until used. */
+	if (len > 0)
+		scache_mem = xmalloc(len);
+	/* Also with no store: engines set up earlier still point here. */
+	br_ssl_session_cache_lru_init(&scache, scache_mem, len);
+}
+
+void
+tls_set_session_cache(size_t bytes)
+{
+	if (bytes != scache_len)
+		scache_reset(bytes);
+}
+
 int
 tls_set_ciphers(char *const *names, size_t n, char *err, size_t errlen)
 {
-	uint16_t list[NSUITES];
-	size_t i, j, cnt = 0;
+	uint16_t list[NSUITES], old[NSUITES];
+	size_t i, j, cnt = 0, nold = cur_nsuites;
 	int cbc = 0;
 
 	for (i = 0; i < n; i++) {
@@ -1306,14 +1363,19 @@ tls_set_ciphers(char *const *names, size_t n, char *err, size_t errlen)
 		list[cnt++] = s->id;
 		cbc |= s->cbc;
 	}
-	if (cnt == 0) {
+	memcpy(old, cur_suites, sizeof old);
+	if (cnt == 0)
 		set_default_suites();
-		return 0;
+	else {
+		memcpy(cur_suites, list, cnt * sizeof list[0]);
+		cur_nsuites = cnt;
+		cur_cbc = cbc;
+		cur_set = 1;
 	}
-	memcpy(cur_suites, list, cnt * sizeof list[0]);
-	cur_nsuites = cnt;
-	cur_cbc = cbc;
-	cur_set = 1;
+	/* BearSSL resumes a session whatever suites are configured now. */
+	if (nold != cur_nsuites ||
+	    memcmp(old, cur_suites, nold * sizeof old[0]) != 0)
+		scache_reset(scache_len);
 	return 0;
 }
 
@@ -1405,7 +1467,6 @@ policy_choose(const br_ssl_server_policy_class **pctx,
 		ch->algo_id = 0xff00 + (unsigned)hash;
 		ch->chain = c->chain;
 		ch->chain_len = c->chain_len;
-		t->suite = st[i][0];
 		return 1;
 	}
 	t->why = c->key_type == BR_KEYTYPE_EC ?
@@ -1592,6 +1653,20 @@ set_engine_error(struct tls *t, int e)
 		tls_seterr(t, "%s", what);
 }
 
+/*
+ * The handshake is done once application data can move.  A resumed
+ * session skipped policy_choose(), so the SNI is read here.
+ */
+static void
+set_established(struct tls *t, unsigned st)
+{
+	if (t->established || !(st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP)))
+		return;
+	t->established = 1;
+	if (t->pol.vtable != NULL && t->sni[0] == '\0')
+		policy_save_sni(t, br_ssl_engine_get_server_name(t->eng));
+}
+
 static int
 finish(struct tls *t, int result)
 {
@@ -1599,14 +1674,50 @@ finish(struct tls *t, int result)
 	return result;
 }
 
-struct tls *
-tls_server_new(struct tls_creds *default_creds)
+/*
+ * AES-GCM and ChaCha20-Poly1305, with the implementations chosen once:
+ * BearSSL's br_ssl_engine_set_default_aes_gcm() and _chapol() ask CPUID
+ * each time, and CPUID traps to the hypervisor in a VM (2 % of a login).
+ */
+static void
+set_aead(br_ssl_engine_context *eng)
+{
+	static const br_block_ctr_class *ctr;
+	static br_ghash gh;
+	static br_chacha20_run cc;
+	static br_poly1305_run pc;
+
+	if (ctr == NULL) {
+		if ((ctr = br_aes_x86ni_ctr_get_vtable()) == NULL)
+			ctr = &br_aes_ct64_ctr_vtable;
+		if ((gh = br_ghash_pclmul_get()) == 0)
+			gh = br_ghash_ctmul64;
+		if ((cc = br_chacha20_sse2_get()) == 0)
+			cc = br_chacha20_ct_run;
+		if ((pc = br_poly1305_ctmulq_get()) == 0)
+			pc = br_poly1305_ctmul_run;
+	}
+	br_ssl_engine_set_gcm(eng, &br_sslrec_in_gcm_vtable,
+	    &br_sslrec_out_gcm_vtable);
+	br_ssl_engine_set_aes_ctr(eng, ctr);
+	br_ssl_engine_set_ghash(eng, gh);
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable,
+	    &br_sslrec_out_chapol_vtable);
+	br_ssl_engine_set_chacha20(eng, cc);
+	br_ssl_engine_set_poly1305(eng, pc);
+}
+
+/* cache: may resume sessions from the session cache. */
+static struct tls *
+server_new(struct tls_creds *default_creds, int cache)
 {
 	br_ssl_engine_context *eng;
 	struct tls *t;
 
 	if (!cur_set)
 		set_default_suites();
+	if (scache_mem != NULL && now_ms() - scache_born >= SCACHE_LIFE_MS)
+		scache_reset(scache_len);
 	t = xcalloc(1, sizeof *t);
 	t->pol.vtable = &policy_vtable;
 	t->pol.t = t;
@@ -1629,11 +1740,12 @@ tls_server_new(struct tls_creds *default_creds)
 	br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
+	set_aead(eng);
 	if (cur_cbc)
 		br_ssl_engine_set_default_aes_cbc(eng);
 	br_ssl_server_set_policy(&t->u.sc, &t->pol.vtable);
+	if (cache && scache_mem != NULL)
+		br_ssl_server_set_cache(&t->u.sc, &scache.vtable);
 	/* No renegotiation: SENDAPP never vanishes in mid-stream. */
 	br_ssl_engine_set_all_flags(eng, BR_OPT_NO_RENEGOTIATION |
 	    BR_OPT_ENFORCE_SERVER_PREFERENCES);
@@ -1649,7 +1761,14 @@ tls_server_new(struct tls_creds *default_creds)
 		tls_seterr(t, "cannot reset the TLS engine");
 		t->result = TLS_ERROR;
 	}
+	t->st = br_ssl_engine_current_state(eng);
 	return t;
+}
+
+struct tls *
+tls_server_new(struct tls_creds *default_creds)
+{
+	return server_new(default_creds, 1);
 }
 
 void
@@ -1704,8 +1823,7 @@ tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
 		st = br_ssl_engine_current_state(eng);
 		if (st & BR_SSL_CLOSED)
 			break;
-		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
-			t->established = 1;
+		set_established(t, st);
 
 		/* 1. Records to send go first: handshake, alerts, data. */
 		if ((st & BR_SSL_SENDREC) && *can_write) {
@@ -1767,12 +1885,34 @@ tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
 			}
 		}
 
-		/* 4. Records from the peer. */
-		if ((st & BR_SSL_RECVREC) && *can_read && !paused) {
+		/* 4. Records from the peer: what was read ahead first. */
+		if ((st & BR_SSL_RECVREC) && !paused &&
+		    (t->ilen > t->ioff || *can_read)) {
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
+			if (t->ilen > t->ioff) {
+				k = (size_t)(t->ilen - t->ioff);
+				if (k > len)
+					k = len;
+				memcpy(buf, t->istage + t->ioff, k);
+				t->ioff += k;
+				br_ssl_engine_recvrec_ack(eng, k);
+				iter--;		/* a copy, not a transfer */
+				continue;
+			}
+			if (len < TLS_ISTAGE) {
+				buf = t->istage;
+				len = TLS_ISTAGE;
+			}
 			n = recv(fd, buf, len, 0);
 			if (n > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)n);
+				/* Short: the socket is empty (for now). */
+				if ((size_t)n < len)
+					*can_read = 0;
+				if (buf == t->istage) {
+					t->ioff = 0;
+					t->ilen = (uint16_t)n;
+				} else
+					br_ssl_engine_recvrec_ack(eng, (size_t)n);
 				continue;
 			}
 			if (n == 0)
@@ -1787,7 +1927,7 @@ tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
 		break;		/* nothing could move */
 	}
 
-	st = br_ssl_engine_current_state(eng);
+	st = t->st = br_ssl_engine_current_state(eng);
 	if (st & BR_SSL_CLOSED) {
 		int e = br_ssl_engine_last_error(eng);
 
@@ -1796,8 +1936,7 @@ tls_pump(struct tls *t, int fd, int *can_read, int *can_write,
 		set_engine_error(t, e);
 		return finish(t, TLS_ERROR);
 	}
-	if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
-		t->established = 1;
+	set_established(t, st);
 	/* Our close_notify is out; we do not wait for the peer's. */
 	if (t->close_sent && !(st & BR_SSL_SENDREC))
 		return finish(t, TLS_CLOSED);
@@ -1812,7 +1951,7 @@ tls_events(const struct tls *t, int reading_paused)
 
 	if (t->result != TLS_OK)
 		return 0;
-	st = br_ssl_engine_current_state(t->eng);
+	st = t->st;
 	if (st & BR_SSL_CLOSED)
 		return 0;
 	if (st & BR_SSL_SENDREC)
@@ -1827,8 +1966,8 @@ tls_has_pending_input(const struct tls *t)
 {
 	if (t->result != TLS_OK)
 		return 0;
-	return t->cap_hit ||
-	    (br_ssl_engine_current_state(t->eng) & BR_SSL_RECVAPP) != 0;
+	return t->cap_hit || (t->st & BR_SSL_RECVAPP) != 0 ||
+	    (t->ilen > t->ioff && (t->st & BR_SSL_RECVREC));
 }
 
 int
@@ -1850,6 +1989,7 @@ tls_close(struct tls *t)
 	 */
 	if (!t->established) {
 		br_ssl_engine_close(t->eng);
+		t->st = br_ssl_engine_current_state(t->eng);
 		t->close_sent = 1;
 	}
 }
@@ -1886,7 +2026,10 @@ tls_cipher_name(const struct tls *t)
 {
 	const struct suite *s;
 
-	if (!t->established || (s = suite_by_id(t->suite)) == NULL)
+	/* The session's suite: policy_choose() is not asked when a
+	 * session is resumed. */
+	if (!t->established ||
+	    (s = suite_by_id(t->eng->session.cipher_suite)) == NULL)
 		return NULL;
 	return s->name;
 }
@@ -2114,11 +2257,12 @@ peer_init(struct tls_peer *p)
  * The server side for other servers: like tls_server_new(), and it asks
  * for the peer's certificate (without insisting), so the peer can use
  * SASL EXTERNAL when its chain reaches one of our anchors (XEP-0178).
+ * No session resumption: a resumed session has no certificate to check.
  */
 struct tls *
 tls_server_new_s2s(struct tls_creds *default_creds)
 {
-	struct tls *t = tls_server_new(default_creds);
+	struct tls *t = server_new(default_creds, 0);
 	struct tls_peer *p;
 
 	if (nanchors == 0 || t->result != TLS_OK)
@@ -2156,8 +2300,7 @@ tls_client_new(const char *server_name, struct tls_creds *client_creds)
 	br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
+	set_aead(eng);
 	br_ssl_engine_set_default_rsavrfy(eng);
 	br_ssl_engine_set_default_ecdsa(eng);
 	br_ssl_client_set_default_rsapub(&t->u.cc);
@@ -2188,6 +2331,7 @@ tls_client_new(const char *server_name, struct tls_creds *client_creds)
 		tls_seterr(t, "cannot reset the TLS engine");
 		t->result = TLS_ERROR;
 	}
+	t->st = br_ssl_engine_current_state(eng);
 	return t;
 }
 

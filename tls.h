@@ -46,13 +46,18 @@ int	 tls_set_ciphers(char *const *names, size_t n, char *err, size_t errlen);
 typedef struct tls_creds *(*tls_pick_fn)(const char *server_name);
 void	 tls_set_picker(tls_pick_fn);
 
-/* Server side of a new TLS connection on fd. */
+/* The server-side session cache (for tls_server_new(), not s2s): bytes
+ * of store, 100 a session, 0 for none.  Sessions are forgotten when the
+ * size or the cipher suites change, and every 24 hours. */
+void	 tls_set_session_cache(size_t bytes);
+
+/* Server side of a new TLS connection on fd (resumes sessions). */
 struct tls *tls_server_new(struct tls_creds *default_creds);
 void	 tls_free(struct tls *);
 
 /*
  * The pump.  fd is non-blocking.  can_read / can_write are readiness bits
- * from poll() (cleared here on EAGAIN).  Decrypted input is handed to
+ * from the event loop (cleared here on EAGAIN or a short read).  Decrypted input is handed to
  * deliver(arg, buf, len), which returns how many bytes it took (it may take
  * fewer to pause).  Plaintext to send is taken from pending(arg, &len) and
  * acknowledged with taken(arg, n).
@@ -70,7 +75,8 @@ int	 tls_pump(struct tls *, int fd, int *can_read, int *can_write,
 	    const struct tls_io *);
 /* Poll events this connection needs (POLLIN / POLLOUT). */
 short	 tls_events(const struct tls *, int reading_paused);
-/* Decrypted bytes wait inside the engine (poll will not say so). */
+/* Decrypted bytes wait inside the engine, or bytes read ahead wait to
+ * go in (the kernel will not report either). */
 int	 tls_has_pending_input(const struct tls *);
 /* Handshake finished? */
 int	 tls_is_established(const struct tls *);

@@ -9,9 +9,9 @@
 # Needs root (apt-get, raising open-file limits, running the Debian servers
 # as their own users).  Prints one table (and writes it to --out):
 # start-up time, idle RSS, RSS with 1,000 and 10,000 TLS sessions, logins/s
-# with 50 connectors, msgs/s between 500 pairs with p50/p99 latency at the
-# peak and at half the peak rate, server CPU per 100,000 messages, install
-# size; ratios xmppd/other; the generator's own CPU and the CPU other
+# with 50 connectors (full TLS handshakes, then resuming TLS sessions),
+# msgs/s between 500 pairs with p50/p99 latency at the peak and at half the
+# peak rate, server CPU per 100,000 messages, install size; ratios xmppd/other; the generator's own CPU and the CPU other
 # processes took during each measurement (the noise on a shared machine).
 # --nice -10 runs the servers and the generator at a higher priority than
 # other work on a busy machine (the same for every server).
@@ -467,6 +467,7 @@ run_server() {
 	lg logins logins --count "$LOGIN_C" --time "$LOGIN_T" --warmup 1 \
 	    --server-pid "$SPID"
 	R[$S.logins]=$(kv logins_per_s "$LAST")
+	R[$S.tls]=$(kv tls_suite "$LAST")/$(kv tls_curve "$LAST")
 	R[$S.logins_srv_cpu]=$(kv server_cpu_pct "$LAST")
 	R[$S.login_srv_ms]=$(kv server_cpu_ms_per_login "$LAST")
 	R[$S.login_lg_ms]=$(kv lg_cpu_ms_per_login "$LAST")
@@ -474,6 +475,19 @@ run_server() {
 	R[$S.logins_lg_cpu]=$(kv lg_cpu_window_pct "$LAST")
 	R[$S.logins_other]=$(kv other_cpu_pct "$LAST")
 	R[$S.logins_fail]=$(grep -o 'fail_[a-z_]*=[1-9][0-9]*' "$LAST" | tr '\n' ' ')
+	sleep 2
+
+	# The same with each connector offering its last TLS session: what
+	# reconnecting clients cost when the server resumes sessions.
+	say "$S: logins resuming TLS sessions, $LOGIN_C connectors, ${LOGIN_T}s"
+	lg loginsres logins --count "$LOGIN_C" --time "$LOGIN_T" --warmup 1 \
+	    --server-pid "$SPID" --resume-tls
+	R[$S.rlogins]=$(kv logins_per_s "$LAST")
+	R[$S.rlogin_pct]=$(awk -v r="$(kv tls_resumed "$LAST")" \
+	    -v n="$(kv logins "$LAST")" 'BEGIN { if (n > 0) printf "%.1f", 100 * r / n }')
+	R[$S.rlogin_srv_ms]=$(kv server_cpu_ms_per_login "$LAST")
+	R[$S.rlogin_lg_ms]=$(kv lg_cpu_ms_per_login "$LAST")
+	R[$S.rlogins_other]=$(kv other_cpu_pct "$LAST")
 	sleep 2
 
 	say "$S: messages, $PAIRS pairs, as fast as a window of 4 allows"
@@ -566,12 +580,18 @@ table() {
 	row "  sessions held (of $N2, after ${HOLD}s)" "held$N2"
 	row "  server CPU % holding $N2 idle sessions" "holdcpu$N2"
 	row "logins/s ($LOGIN_C connectors)" logins
+	row "  TLS suite/ECDHE curve (IANA numbers)" tls
 	row "  server CPU ms per login" login_srv_ms
 	row "  loadgen CPU ms per login" login_lg_ms
 	row "  login p99 (ms, connect to presence)" login_p99
 	row "  server CPU % during logins" logins_srv_cpu
 	row "  loadgen CPU % during logins" logins_lg_cpu
 	row "  other processes' CPU % (noise)" logins_other
+	row "logins/s resuming TLS sessions" rlogins
+	row "  logins that resumed (%)" rlogin_pct
+	row "  server CPU ms per login" rlogin_srv_ms
+	row "  loadgen CPU ms per login" rlogin_lg_ms
+	row "  other processes' CPU % (noise)" rlogins_other
 	row "msgs/s ($PAIRS pairs, window 4, peak)" msgs
 	row "  p50 latency at peak (ms)" peak_p50
 	row "  p99 latency at peak (ms)" peak_p99

@@ -116,6 +116,11 @@ struct lg_tls {
 	br_ssl_client_context	 cc;
 	struct lg_x509		 x509;
 	unsigned char		 iobuf[BR_SSL_BUFSIZE_BIDI];
+	/* Read ahead (as the server does): BearSSL takes a record's header
+	 * and body in two pieces; a stanza's record and what follows come
+	 * in one recv() here, and a short count says the socket is empty. */
+	unsigned char		 istage[512];
+	size_t			 ioff, ilen;
 };
 
 struct lconn {
@@ -127,10 +132,13 @@ struct lconn {
 	int			 tls_done;	/* TLS is up */
 	int			 auth_done;
 	int			 want_write;	/* socket said EAGAIN */
+	int			 can_read;	/* no EAGAIN or short read since
+						 * epoll said readable */
 	uint32_t		 ev_mask;	/* events registered with epoll */
 	int			 dirty;		/* on the dirty list */
 	int			 closed_sent;	/* </stream:stream> queued */
 	int			 need_session;	/* server wants the session IQ */
+	int			 offered;	/* TLS: offered a session to resume */
 	struct lg_tls		*tls;		/* owned; NULL before TLS */
 	struct xml_parser	*xp;		/* owned */
 	struct buf		 out;		/* plaintext not yet sent */
@@ -177,6 +185,7 @@ struct opts {
 	long		 server_pid;
 	int		 verbose;
 	int		 verify_sig;	/* check the server's ECDSA signature */
+	int		 resume;	/* offer each slot's last TLS session */
 };
 
 static struct opts	 o = {
@@ -188,6 +197,9 @@ static struct opts	 o = {
 };
 
 static struct lconn	*conns;
+/* --resume-tls: the TLS session of each slot's last login */
+static br_ssl_session_parameters *saved_sess;
+static unsigned char	*saved_ok;
 static int		 nslots;
 static int		*dirty;
 static int		 epfd = -1;
@@ -202,6 +214,8 @@ static long		 nonline;	/* sessions online now */
 static long		 nstarted;	/* connections started */
 static long		 ninprogress;	/* started, not yet online or closed */
 static uint64_t		 nlogins;	/* completed logins (counted ones) */
+static uint64_t		 nresumed;	/* of those, TLS sessions resumed */
+static unsigned		 tls_suite, tls_curve;	/* of a full handshake */
 static uint64_t		 nlogins_all;
 static uint64_t		 nregistered;
 static long		 probe_tries;	/* probe: connect() calls */
@@ -673,12 +687,18 @@ tls_start(struct lconn *c)
 	if (!o.verify_sig)
 		br_ssl_engine_set_ecdsa(&t->cc.eng, accept_ecdsa);
 	br_ssl_engine_set_buffer(&t->cc.eng, t->iobuf, sizeof t->iobuf, 1);
-	if (!br_ssl_client_reset(&t->cc, o.domain, 0)) {
+	c->offered = saved_ok != NULL && saved_ok[c->slot];
+	if (c->offered)
+		br_ssl_engine_set_session_parameters(&t->cc.eng,
+		    &saved_sess[c->slot]);
+	if (!br_ssl_client_reset(&t->cc, o.domain, c->offered)) {
 		free(t);
 		conn_fail(c, F_TLS, "client reset");
 		return;
 	}
+	t->ioff = t->ilen = 0;
 	c->tls = t;
+	c->can_read = 1;
 	xml_parser_reset(c->xp);
 }
 
@@ -863,9 +883,10 @@ pump_tls(struct lconn *c)
 {
 	br_ssl_engine_context *eng;
 	unsigned char *b;
-	size_t len;
+	size_t len, want;
 	ssize_t r;
-	int rblocked = 0, wblocked = 0, flushed = 1;
+	int rblocked = !c->can_read, wblocked = 0, flushed = 1;
+	struct lg_tls *t;
 
 	c->want_write = 0;
 	for (;;) {
@@ -926,11 +947,29 @@ pump_tls(struct lconn *c)
 			flushed = 1;
 			continue;
 		}
-		if ((st & BR_SSL_RECVREC) && !rblocked) {
+		t = c->tls;
+		if ((st & BR_SSL_RECVREC) && (t->ilen > t->ioff || !rblocked)) {
 			b = br_ssl_engine_recvrec_buf(eng, &len);
-			r = recv(c->fd, b, len, 0);
+			if (t->ilen > t->ioff) {
+				if (len > t->ilen - t->ioff)
+					len = t->ilen - t->ioff;
+				memcpy(b, t->istage + t->ioff, len);
+				t->ioff += len;
+				br_ssl_engine_recvrec_ack(eng, len);
+				continue;
+			}
+			want = len < sizeof t->istage ? sizeof t->istage : len;
+			r = recv(c->fd, want > len ? t->istage : b, want, 0);
 			if (r > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)r);
+				if ((size_t)r < want) {
+					rblocked = 1;
+					c->can_read = 0;
+				}
+				if (want > len) {
+					t->ioff = 0;
+					t->ilen = (size_t)r;
+				} else
+					br_ssl_engine_recvrec_ack(eng, (size_t)r);
 				continue;
 			}
 			if (r == 0) {
@@ -946,6 +985,7 @@ pump_tls(struct lconn *c)
 				return;
 			}
 			rblocked = 1;
+			c->can_read = 0;
 			continue;
 		}
 		return;
@@ -1269,6 +1309,16 @@ on_online(struct lconn *c)
 {
 	int64_t t = now_ns();
 
+	/* What the server chose (a resumed session has no key exchange). */
+	if (c->tls != NULL && tls_curve == 0) {
+		br_ssl_session_parameters sp;
+
+		br_ssl_engine_get_session_parameters(&c->tls->cc.eng, &sp);
+		tls_suite = sp.cipher_suite;
+		tls_curve = (unsigned)br_ssl_engine_get_ecdhe_curve(
+		    &c->tls->cc.eng);
+	}
+
 	if (o.presence)
 		queue_str(c, "<presence/>");
 	c->st = CS_ONLINE;
@@ -1276,8 +1326,25 @@ on_online(struct lconn *c)
 	nonline++;
 	nlogins_all++;
 	if (o.mode == M_LOGINS) {
+		int resumed = 0;
+
+		if (saved_ok != NULL && c->tls != NULL) {
+			br_ssl_session_parameters *sp = &saved_sess[c->slot];
+			br_ssl_session_parameters now;
+
+			/* The server resumed if it took the offered ID. */
+			br_ssl_engine_get_session_parameters(&c->tls->cc.eng,
+			    &now);
+			resumed = c->offered && now.session_id_len > 0 &&
+			    now.session_id_len == sp->session_id_len &&
+			    memcmp(now.session_id, sp->session_id,
+			    now.session_id_len) == 0;
+			*sp = now;
+			saved_ok[c->slot] = now.session_id_len > 0;
+		}
 		if (t >= t_meas0 && t < t_meas1 && t_meas0 != 0) {
 			nlogins++;
+			nresumed += resumed;
 			hist_add(&login_hist, t - c->t_start);
 		}
 		conn_logout(c);
@@ -1607,6 +1674,8 @@ usage(void)
 "  --body N             message body bytes (100)\n"
 "  --no-presence        do not send initial presence\n"
 "  --server-pid PID     sample this process's CPU and RSS\n"
+"  --resume-tls         logins: offer the TLS session of the slot's last login\n"
+"                       (session ID resumption); tls_resumed= counts hits\n"
 "  --verify-signature   check the server's ECDSA handshake signature (off:\n"
 "                       the certificate is not checked either, and it costs\n"
 "                       the generator more per login than the server)\n"
@@ -1693,6 +1762,8 @@ parse_args(int argc, char **argv)
 			o.verbose = 1;
 		else if (strcmp(a, "--verify-signature") == 0)
 			o.verify_sig = 1;
+		else if (strcmp(a, "--resume-tls") == 0)
+			o.resume = 1;
 		else {
 			fprintf(stderr, "loadgen: unknown or incomplete option %s\n",
 			    a);
@@ -1769,6 +1840,10 @@ main(int argc, char **argv)
 	}
 	raise_nofile(nslots + 64);
 	conns = xcalloc((size_t)nslots, sizeof *conns);
+	if (o.resume && o.mode == M_LOGINS) {
+		saved_sess = xcalloc((size_t)nslots, sizeof *saved_sess);
+		saved_ok = xcalloc((size_t)nslots, 1);
+	}
 	dirty = xcalloc((size_t)nslots, sizeof *dirty);
 	work = xcalloc((size_t)nslots, sizeof *work);
 	evs = xcalloc(MAX_EVENTS, sizeof *evs);
@@ -2032,6 +2107,8 @@ main(int argc, char **argv)
 				}
 				conn_connected(c);
 			}
+			if (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				c->can_read = 1;
 			pump(c);
 			ep_sync(c);
 		}
@@ -2051,6 +2128,9 @@ main(int argc, char **argv)
 				t_meas1 = t;
 		}
 		printf("result mode=%s", argv[1]);
+		if (tls_curve != 0)
+			printf(" tls_suite=0x%04x tls_curve=%u", tls_suite,
+			    tls_curve);
 		switch (o.mode) {
 		case M_CONNECT:
 			printf(" sessions=%ld wanted=%ld held_at_end=%ld"
@@ -2067,10 +2147,11 @@ main(int argc, char **argv)
 		case M_LOGINS: {
 			double mt = (double)(t_meas1 - t_meas0) / 1e9;
 
-			printf(" connectors=%ld logins=%llu seconds=%.3f"
-			    " logins_per_s=%.1f login_p50_ms=%.2f"
+			printf(" connectors=%ld logins=%llu tls_resumed=%llu"
+			    " seconds=%.3f logins_per_s=%.1f login_p50_ms=%.2f"
 			    " login_p99_ms=%.2f",
-			    o.count, (unsigned long long)nlogins, mt,
+			    o.count, (unsigned long long)nlogins,
+			    (unsigned long long)nresumed, mt,
 			    mt > 0 ? (double)nlogins / mt : 0,
 			    hist_q_ms(&login_hist, 0.5), hist_q_ms(&login_hist, 0.99));
 			if (srv_meas0 >= 0 && srv_meas1 >= 0)

@@ -50,5 +50,6 @@ void	test_luadata(void);
 void	test_muc(void);
 void	test_http(void);
 void	test_ws(void);
+void	test_loop(void);
 
 #endif

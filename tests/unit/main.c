@@ -26,6 +26,7 @@ static const struct {
 	{ "muc", test_muc },
 	{ "http", test_http },
 	{ "ws", test_ws },
+	{ "loop", test_loop },
 };
 
 int
