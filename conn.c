@@ -277,41 +277,56 @@ conn_may_accept_addr(const struct sockaddr *sa, char *ip, size_t iplen)
 	return conn_may_accept(ip);
 }
 
-struct conn *
-conn_new(int fd, const struct sockaddr *sa, socklen_t sl,
+/*
+ * What every connection starts with: an id, the output queue, its
+ * protocol, a place in the list of all connections; a socket (fd != -1)
+ * is a loop source with its peer's address from sa.
+ */
+static struct conn *
+conn_alloc(int fd, const struct sockaddr *sa, enum conn_state state,
     const struct conn_proto *proto, void *stream)
 {
 	struct conn *c = xcalloc(1, sizeof *c);
-	struct ipcount *e;
 	unsigned short port;
 	int one = 1;
 
 	c->id = next_id++;
 	c->fd = fd;
-	port = addr_ip(sa, c->ip, sizeof c->ip);
-	snprintf(c->peer, sizeof c->peer, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u",
-	    c->ip, port);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	c->state = CONN_OPEN;
-	c->can_read = 1;
-	c->can_write = 1;
+	c->state = state;
 	buf_init(&c->out, lim.hard_limit);
 	c->high_water = lim.high_water;
 	c->created = now_ms();
 	c->proto = proto;
 	c->stream = stream;
-	c->src.fd = fd;
-	c->src.events = conn_events;
-	c->src.run = conn_run;
-	c->src.has_work = conn_has_work;
-	c->src.arg = c;
-	loop_add(&c->src);
+	if (fd != -1) {
+		port = addr_ip(sa, c->ip, sizeof c->ip);
+		snprintf(c->peer, sizeof c->peer, strchr(c->ip, ':') ?
+		    "[%s]:%u" : "%s:%u", c->ip, port);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		c->src.fd = fd;
+		c->src.events = conn_events;
+		c->src.run = conn_run;
+		c->src.has_work = conn_has_work;
+		c->src.arg = c;
+		loop_add(&c->src);
+	}
 	c->next = all;
 	if (all != NULL)
 		all->prev = c;
 	all = c;
 	nconns++;
-	e = ip_find(c->ip, 1);
+	return c;
+}
+
+struct conn *
+conn_new(int fd, const struct sockaddr *sa, socklen_t sl,
+    const struct conn_proto *proto, void *stream)
+{
+	struct conn *c = conn_alloc(fd, sa, CONN_OPEN, proto, stream);
+	struct ipcount *e = ip_find(c->ip, 1);
+
+	c->can_read = 1;
+	c->can_write = 1;
 	e->total++;
 	e->unauth++;
 	conn_log(c, LOG_LVL_INFO, "connection opened");
@@ -322,25 +337,12 @@ struct conn *
 conn_new_virtual(const char *ip, const struct conn_proto *proto, void *stream,
     void (*drain)(struct conn *))
 {
-	struct conn *c = xcalloc(1, sizeof *c);
+	struct conn *c = conn_alloc(-1, NULL, CONN_OPEN, proto, stream);
 
-	c->id = next_id++;
-	c->fd = -1;
 	c->drain = drain;
 	strlcpy_ok(c->ip, ip, sizeof c->ip);
 	snprintf(c->peer, sizeof c->peer, "%s/http", ip);
-	c->state = CONN_OPEN;
-	buf_init(&c->out, lim.hard_limit);
-	c->high_water = lim.high_water;
-	c->created = now_ms();
-	c->proto = proto;
-	c->stream = stream;
 	c->authenticated = 1;	/* counted by its HTTP connections */
-	c->next = all;
-	if (all != NULL)
-		all->prev = c;
-	all = c;
-	nconns++;
 	conn_log(c, LOG_LVL_INFO, "connection opened");
 	return c;
 }
@@ -350,8 +352,7 @@ conn_connect(const struct sockaddr *sa, socklen_t sl,
     const struct conn_proto *proto, void *stream)
 {
 	struct conn *c;
-	unsigned short port;
-	int fd, one = 1;
+	int fd;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -361,32 +362,9 @@ conn_connect(const struct sockaddr *sa, socklen_t sl,
 		close(fd);
 		return NULL;
 	}
-	c = xcalloc(1, sizeof *c);
-	c->id = next_id++;
-	c->fd = fd;
+	c = conn_alloc(fd, sa, CONN_CONNECTING, proto, stream);
 	c->outgoing = 1;
 	c->authenticated = 1;
-	port = addr_ip(sa, c->ip, sizeof c->ip);
-	snprintf(c->peer, sizeof c->peer, strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u",
-	    c->ip, port);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	c->state = CONN_CONNECTING;
-	buf_init(&c->out, lim.hard_limit);
-	c->high_water = lim.high_water;
-	c->created = now_ms();
-	c->proto = proto;
-	c->stream = stream;
-	c->src.fd = fd;
-	c->src.events = conn_events;
-	c->src.run = conn_run;
-	c->src.has_work = conn_has_work;
-	c->src.arg = c;
-	loop_add(&c->src);
-	c->next = all;
-	if (all != NULL)
-		all->prev = c;
-	all = c;
-	nconns++;
 	conn_log(c, LOG_LVL_INFO, "connecting");
 	return c;
 }
