@@ -143,7 +143,10 @@ check_ports(const struct config *cfg)
 {
 	return check_portlist(cfg, &cfg->c2s_ports, "clients, STARTTLS") +
 	    check_portlist(cfg, &cfg->c2s_direct_tls_ports, "clients, direct TLS") +
-	    check_portlist(cfg, &cfg->s2s_ports, "servers");
+	    check_portlist(cfg, &cfg->s2s_ports, "servers") +
+	    check_portlist(cfg, &cfg->http_ports, "HTTP") +
+	    check_portlist(cfg, &cfg->https_ports, "HTTPS") +
+	    check_portlist(cfg, &cfg->proxy65_ports, "file transfer proxy");
 }
 
 int

@@ -175,6 +175,15 @@ def test_check_data_and_ports():
             s.close()
         r = _run(home, 'check', 'ports')
         assert r.returncode == 0 and 'free' in r.stdout, r.stdout
+        # The HTTP and proxy ports are checked too.
+        ini = os.path.join(home, 'etc', 'xmppd.ini')
+        hp, pp = free_port(), free_port()
+        text = open(ini).read().replace('[server]\n', '[server]\nhttp_ports = %d\n'
+                                        'proxy65_ports = %d\n' % (hp, pp), 1)
+        open(ini, 'w').write(text)
+        r = _run(home, 'check', 'ports')
+        assert 'port %d (HTTP)' % hp in r.stdout and \
+            'port %d (file transfer proxy)' % pp in r.stdout, r.stdout
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
