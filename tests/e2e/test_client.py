@@ -21,16 +21,13 @@ import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
 from lib import Server
+from sxlib import run_scenario, expect, expect_none, close_client
 
 logging.getLogger('slixmpp').setLevel(logging.CRITICAL)
 
 ROSTER_NS = 'jabber:iq:roster'
 DELAY_NS = 'urn:xmpp:delay'
 STAMP_RE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$')
-
-
-class ScenarioTimeout(AssertionError):
-    pass
 
 
 async def _none_answer(*args, **kwargs):
@@ -140,13 +137,7 @@ class Client:
         return await iq.send(timeout=5)
 
     async def close(self):
-        if self.x.transport is not None:
-            try:
-                await asyncio.wait_for(self.x.disconnect(wait=1), 3)
-            except Exception:
-                self.x.abort()
-        else:
-            self.x.cancel_connection_attempt()
+        await close_client(self.x)
 
 
 def roster_items(iq):
@@ -159,70 +150,6 @@ def roster_items(iq):
 
 def item_groups(item):
     return sorted(g.text or '' for g in item.findall('{%s}group' % ROSTER_NS))
-
-
-async def expect(queue, pred, what, timeout=5):
-    """The first stanza in queue that satisfies pred; earlier ones that do
-    not are dropped."""
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + timeout
-    seen = []
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            raise AssertionError('never received %s; got instead: %s'
-                                 % (what, [str(s)[:300] for s in seen][-5:]))
-        try:
-            st = await asyncio.wait_for(queue.get(), left)
-        except asyncio.TimeoutError:
-            continue
-        if pred(st):
-            return st
-        seen.append(st)
-
-
-async def expect_none(queue, pred, what, wait=1.0):
-    """Fail if a stanza satisfying pred arrives within wait seconds."""
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + wait
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            return
-        try:
-            st = await asyncio.wait_for(queue.get(), left)
-        except asyncio.TimeoutError:
-            return
-        if pred(st):
-            raise AssertionError('unexpected %s: %s' % (what, str(st)[:500]))
-
-
-def run_scenario(scenario, timeout=30):
-    """Run scenario(clients) in a new event loop; clients is a list the
-    scenario's Client objects add themselves to; all are disconnected at the
-    end."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    clients = []
-    try:
-        try:
-            loop.run_until_complete(asyncio.wait_for(scenario(clients), timeout))
-        except asyncio.TimeoutError:
-            raise ScenarioTimeout('scenario did not finish in %d s' % timeout)
-    finally:
-        try:
-            loop.run_until_complete(asyncio.wait_for(
-                asyncio.gather(*(c.close() for c in clients), return_exceptions=True), 5))
-        except Exception:
-            pass
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        try:
-            loop.run_until_complete(asyncio.sleep(0))
-        except Exception:
-            pass
-        loop.close()
-        asyncio.set_event_loop(None)
 
 
 def is_type(st, t):

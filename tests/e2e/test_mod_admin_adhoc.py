@@ -23,6 +23,7 @@ from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
 from lib import Server
+from sxlib import run_scenario, close_client
 from rawxmpp import C, NS_STANZAS, Failures, Raw, client, dump, q, stanza_error
 
 logging.getLogger('slixmpp').setLevel(logging.CRITICAL)
@@ -284,35 +285,7 @@ class Client:
         await iq.send(timeout=5)
 
     async def close(self):
-        if self.x.transport is not None:
-            try:
-                await asyncio.wait_for(self.x.disconnect(wait=1), 3)
-            except Exception:
-                self.x.abort()
-        else:
-            self.x.cancel_connection_attempt()
-
-
-def run_scenario(scenario, timeout=30):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    clients = []
-    try:
-        loop.run_until_complete(asyncio.wait_for(scenario(clients), timeout))
-    finally:
-        try:
-            loop.run_until_complete(asyncio.wait_for(
-                asyncio.gather(*(c.close() for c in clients), return_exceptions=True), 5))
-        except Exception:
-            pass
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        try:
-            loop.run_until_complete(asyncio.sleep(0))
-        except Exception:
-            pass
-        loop.close()
-        asyncio.set_event_loop(None)
+        await close_client(self.x)
 
 
 def sx_fields(iq):

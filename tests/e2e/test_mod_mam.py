@@ -26,6 +26,8 @@ import slixmpp
 from slixmpp import JID
 
 from lib import Server
+import sxlib
+from sxlib import expect, close_client
 from rawxmpp import (
     C, NS_DISCO_INFO, NS_STANZAS, Failures, client, dump, is_message, q, stanza_error,
 )
@@ -59,6 +61,9 @@ def make_id(t_us, r=0):
         rr = B32[r & 31] + rr
         r >>= 5
     return s + rr
+
+def run_scenario(scenario, timeout=40):
+    return sxlib.run_scenario(scenario, timeout)
 
 
 def id_time(i):
@@ -279,50 +284,7 @@ class Xc:
             await self.x['xep_0030'].get_info(jid='localhost', timeout=5)
 
     async def close(self):
-        if self.x.transport is not None:
-            try:
-                await asyncio.wait_for(self.x.disconnect(wait=1), 3)
-            except Exception:
-                self.x.abort()
-
-
-async def expect(queue, pred, what, timeout=5):
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + timeout
-    seen = []
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            raise AssertionError('never received %s; got: %s' % (what, seen[-5:]))
-        try:
-            st = await asyncio.wait_for(queue.get(), left)
-        except asyncio.TimeoutError:
-            continue
-        if pred(st):
-            return st
-        seen.append(str(st)[:300])
-
-
-def run_scenario(coro_fn, timeout=40):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    clients = []
-    try:
-        loop.run_until_complete(asyncio.wait_for(coro_fn(clients), timeout))
-    finally:
-        try:
-            loop.run_until_complete(asyncio.wait_for(
-                asyncio.gather(*(c.close() for c in clients), return_exceptions=True), 5))
-        except Exception:
-            pass
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        try:
-            loop.run_until_complete(asyncio.sleep(0))
-        except Exception:
-            pass
-        loop.close()
-        asyncio.set_event_loop(None)
+        await close_client(self.x)
 
 
 def sx_results(iq):

@@ -23,6 +23,7 @@ import slixmpp
 from slixmpp.exceptions import IqError, PresenceError
 
 from lib import Server
+from sxlib import run_scenario, expect, close_client
 from rawxmpp import (
     C, NS_DELAY, NS_DISCO_INFO, NS_PING, NS_STANZAS, Failures, Raw, client, dump,
     q, stanza_error,
@@ -1039,54 +1040,11 @@ class Mx:
         self.x.send_presence()
 
     async def close(self):
-        if self.x.transport is not None:
-            try:
-                await asyncio.wait_for(self.x.disconnect(wait=1), 3)
-            except Exception:
-                self.x.abort()
+        await close_client(self.x)
 
     @property
     def muc(self):
         return self.x['xep_0045']
-
-
-async def expect(queue, pred, what, timeout=5):
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + timeout
-    seen = []
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            raise AssertionError('never received %s; got: %s' % (what, seen[-5:]))
-        try:
-            st = await asyncio.wait_for(queue.get(), left)
-        except asyncio.TimeoutError:
-            continue
-        if pred(st):
-            return st
-        seen.append(str(st)[:300])
-
-
-def run_scenario(coro_fn, timeout=30):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    clients = []
-    try:
-        loop.run_until_complete(asyncio.wait_for(coro_fn(clients), timeout))
-    finally:
-        try:
-            loop.run_until_complete(asyncio.wait_for(
-                asyncio.gather(*(c.close() for c in clients), return_exceptions=True), 5))
-        except Exception:
-            pass
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        try:
-            loop.run_until_complete(asyncio.sleep(0))
-        except Exception:
-            pass
-        loop.close()
-        asyncio.set_event_loop(None)
 
 
 def sx_codes(st):

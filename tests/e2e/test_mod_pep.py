@@ -21,6 +21,8 @@ from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
 from lib import Server
+import sxlib
+from sxlib import close_client
 from rawxmpp import (C, NS_DISCO_INFO, NS_STANZAS, Failures, client, dump, q,
                      stanza_error)
 
@@ -55,6 +57,9 @@ CAPS_NODE = 'urn:xmppd:test'
 
 def pep_dir(srv, user='alice'):
     return os.path.join(srv.data_path, 'localhost', user, 'pep')
+
+def run_scenario(scenario, timeout=25):
+    return sxlib.run_scenario(scenario, timeout)
 
 
 def pep_files(srv, user='alice'):
@@ -322,33 +327,7 @@ class Xc:
             self.events.get_nowait().xml)
 
     async def close(self):
-        if self.x.transport is not None:
-            try:
-                await asyncio.wait_for(self.x.disconnect(wait=1), 3)
-            except Exception:
-                self.x.abort()
-
-
-def run_scenario(coro_fn, timeout=25):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    clients = []
-    try:
-        loop.run_until_complete(asyncio.wait_for(coro_fn(clients), timeout))
-    finally:
-        try:
-            loop.run_until_complete(asyncio.wait_for(
-                asyncio.gather(*(c.close() for c in clients), return_exceptions=True), 5))
-        except Exception:
-            pass
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        try:
-            loop.run_until_complete(asyncio.sleep(0))
-        except Exception:
-            pass
-        loop.close()
-        asyncio.set_event_loop(None)
+        await close_client(self.x)
 
 
 def tune(title):

@@ -21,6 +21,8 @@ import slixmpp
 from slixmpp.exceptions import IqError
 
 from lib import Server
+import sxlib
+from sxlib import expect_none, close_client
 from rawxmpp import (
     C, NS_STANZAS, Failures, client, dump, is_message, is_presence, q, stanza_error,
 )
@@ -34,6 +36,9 @@ NS_BLOCK_ERR = 'urn:xmpp:blocking:errors'
 NS_ROSTER = 'jabber:iq:roster'
 NS_DISCO = 'http://jabber.org/protocol/disco#info'
 NS_VERSION = 'jabber:iq:version'
+
+def run_scenario(scenario, timeout=40):
+    return sxlib.run_scenario(scenario, timeout)
 
 
 def _server(**kw):
@@ -258,13 +263,7 @@ class Client:
         await asyncio.wait_for(self.session.wait(), 10)
 
     async def close(self):
-        if self.x.transport is not None:
-            try:
-                await asyncio.wait_for(self.x.disconnect(wait=1), 3)
-            except Exception:
-                self.x.abort()
-        else:
-            self.x.cancel_connection_attempt()
+        await close_client(self.x)
 
 
 async def expect(queue, pred, what, timeout=5):
@@ -289,43 +288,6 @@ async def expect(queue, pred, what, timeout=5):
     finally:
         for st in seen:
             queue.put_nowait(st)
-
-
-async def expect_none(queue, pred, what, wait=0.7):
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + wait
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            return
-        try:
-            st = await asyncio.wait_for(queue.get(), left)
-        except asyncio.TimeoutError:
-            return
-        if pred(st):
-            raise AssertionError('unexpected %s: %s' % (what, str(st)[:500]))
-
-
-def run_scenario(scenario, timeout=40):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    clients = []
-    try:
-        loop.run_until_complete(asyncio.wait_for(scenario(clients), timeout))
-    finally:
-        try:
-            loop.run_until_complete(asyncio.wait_for(
-                asyncio.gather(*(c.close() for c in clients), return_exceptions=True), 5))
-        except Exception:
-            pass
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        try:
-            loop.run_until_complete(asyncio.sleep(0))
-        except Exception:
-            pass
-        loop.close()
-        asyncio.set_event_loop(None)
 
 
 def _pres(frm, ptype=None):

@@ -16,6 +16,8 @@ import slixmpp
 from slixmpp.xmlstream import ElementBase, ET
 
 from lib import Server
+import sxlib
+from sxlib import close_client
 from rawxmpp import Failures, C, NS_DISCO_INFO, NS_STANZAS, client, dump, q, stanza_error
 
 logging.getLogger('slixmpp').setLevel(logging.CRITICAL)
@@ -29,6 +31,9 @@ QUERY = q(NS_PRIVATE, 'query')
 
 def private_dir(srv, user='alice'):
     return os.path.join(srv.data_path, 'localhost', user, 'private')
+
+def run_scenario(scenario, timeout=20):
+    return sxlib.run_scenario(scenario, timeout)
 
 
 def private_files(srv, user='alice'):
@@ -116,33 +121,7 @@ class Xc:
         await asyncio.wait_for(self.session.wait(), 10)
 
     async def close(self):
-        if self.x.transport is not None:
-            try:
-                await asyncio.wait_for(self.x.disconnect(wait=1), 3)
-            except Exception:
-                self.x.abort()
-
-
-def run_scenario(coro_fn, timeout=20):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    clients = []
-    try:
-        loop.run_until_complete(asyncio.wait_for(coro_fn(clients), timeout))
-    finally:
-        try:
-            loop.run_until_complete(asyncio.wait_for(
-                asyncio.gather(*(c.close() for c in clients), return_exceptions=True), 5))
-        except Exception:
-            pass
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        try:
-            loop.run_until_complete(asyncio.sleep(0))
-        except Exception:
-            pass
-        loop.close()
-        asyncio.set_event_loop(None)
+        await close_client(self.x)
 
 
 # ---- slixmpp round trips ----

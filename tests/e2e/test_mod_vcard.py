@@ -18,6 +18,8 @@ import slixmpp
 from slixmpp.exceptions import IqError
 
 from lib import Server
+import sxlib
+from sxlib import expect, close_client
 from rawxmpp import (
     C, NS_DISCO_INFO, NS_STANZAS, Failures, client, dump, is_presence, q, stanza_error,
 )
@@ -35,6 +37,9 @@ PHOTO = q(NS_UPDATE, 'photo')
 PNG = base64.b64decode(
     'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==')
 BIG = bytes((i * 7 + (i >> 8)) & 0xff for i in range(150 * 1024))
+
+def run_scenario(scenario, timeout=25):
+    return sxlib.run_scenario(scenario, timeout)
 
 
 def sha1(b):
@@ -156,11 +161,7 @@ class Xc:
         await asyncio.wait_for(self.session.wait(), 10)
 
     async def close(self):
-        if self.x.transport is not None:
-            try:
-                await asyncio.wait_for(self.x.disconnect(wait=1), 3)
-            except Exception:
-                self.x.abort()
+        await close_client(self.x)
 
     def vcard(self, fn=None, nick=None, photo=None, mime='image/png'):
         v = self.x['xep_0054'].make_vcard()
@@ -172,45 +173,6 @@ class Xc:
             v['PHOTO']['TYPE'] = mime
             v['PHOTO']['BINVAL'] = photo
         return v
-
-
-async def expect(queue, pred, what, timeout=5):
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + timeout
-    seen = []
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            raise AssertionError('never received %s; got: %s' % (what, seen[-5:]))
-        try:
-            st = await asyncio.wait_for(queue.get(), left)
-        except asyncio.TimeoutError:
-            continue
-        if pred(st):
-            return st
-        seen.append(str(st)[:300])
-
-
-def run_scenario(coro_fn, timeout=25):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    clients = []
-    try:
-        loop.run_until_complete(asyncio.wait_for(coro_fn(clients), timeout))
-    finally:
-        try:
-            loop.run_until_complete(asyncio.wait_for(
-                asyncio.gather(*(c.close() for c in clients), return_exceptions=True), 5))
-        except Exception:
-            pass
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        try:
-            loop.run_until_complete(asyncio.sleep(0))
-        except Exception:
-            pass
-        loop.close()
-        asyncio.set_event_loop(None)
 
 
 def vcard_fields(iq):

@@ -454,3 +454,22 @@ def test_ws_frames_in_the_same_packet_as_the_upgrade():
         assert w.read().tag == '{%s}open' % NS_FRAMING
         assert w.read().tag == '{%s}features' % NS_STREAM
         w.close()
+
+
+def test_ws_and_bosh_bad_settings_refused():
+    for section, key, value in (('websocket', 'path', 'no-slash'),
+                                ('websocket', 'path', '/a?b'),
+                                ('websocket', 'consider_secure', 'maybe'),
+                                ('websocket', 'external_url', 'https://x/ws'),
+                                ('websocket', 'colour', 'blue'),
+                                ('bosh', 'max_wait', '0'),
+                                ('bosh', 'inactivity', '3601'),
+                                ('bosh', 'external_url', 'wss://x/b'),
+                                ('bosh', 'path', ''),
+                                ('bosh', 'colour', 'blue')):
+        srv = web_server(MODULES + ', bosh', start=False,
+                         extra_ini='[%s]\n%s = %s\n' % (section, key, value))
+        r = srv.cli('check', 'config')
+        assert r.returncode == 2 and key in (r.stdout + r.stderr), \
+            '[%s] %s = %s: %d %s%s' % (section, key, value, r.returncode, r.stdout, r.stderr)
+        srv.cleanup()
